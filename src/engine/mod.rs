@@ -1,0 +1,566 @@
+//! The session engine every profile shares: accounts, sessions, policy, the clock, tokens.
+//!
+//! Sans-IO: no HTTP, no serialization, no wall clock (time comes from [`Clock`]). Every operation
+//! takes the stand's one lock once, so operations on a stand are linearizable: of N concurrent
+//! logins of a single-session user, the one that takes the lock last is the one that survives.
+
+mod account;
+mod clock;
+pub mod policy;
+mod store;
+pub mod token;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand_chacha::ChaCha20Rng;
+use rand_chacha::rand_core::RngCore;
+
+pub use account::{Account, AccountId, Activity, CertificateIdentity};
+pub use clock::{Clock, Timestamp};
+pub use policy::{Expiry, Policy};
+pub use store::{MemoryStore, Session, Store};
+
+/// How many expired records a login clears on its way, so a client that logs in forever and
+/// never logs out cannot grow the store without the background purge.
+const PURGE_ON_LOGIN: usize = 4;
+
+/// What a stand's engine starts from, and goes back to on reset.
+#[derive(Clone, Debug, Default)]
+pub struct Setup {
+    /// The stand id: names the seeded random stream.
+    pub stand_id: String,
+    /// The accounts, in scenario order.
+    pub accounts: Vec<Account>,
+    /// The session policy.
+    pub policy: Policy,
+    /// Seed for tokens and draws; `None`: OS randomness (CSPRNG).
+    pub seed: Option<u64>,
+    /// Where a manual clock starts (and returns to on reset).
+    pub clock_start: Option<Timestamp>,
+}
+
+/// One stand's sessions and accounts.
+pub struct Engine {
+    clock: Clock,
+    setup: Setup,
+    accounts: Vec<Arc<Account>>,
+    by_name: HashMap<String, Vec<AccountId>>,
+    state: Mutex<State>,
+}
+
+struct State {
+    store: MemoryStore,
+    activity: Vec<Activity>,
+    rng: ChaCha20Rng,
+    serial: u64,
+}
+
+/// The credential a login (or a stateless call) presents.
+#[derive(Clone, Copy, Debug)]
+pub enum Credential<'a> {
+    /// Name and password.
+    Password {
+        /// Login name.
+        user: &'a str,
+        /// Password as sent.
+        password: &'a str,
+    },
+    /// An API token or key issued to an account.
+    Token(&'a str),
+    /// An account the profile has already authenticated (e.g. by client certificate).
+    Account(AccountId),
+}
+
+/// A login attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct Login<'a> {
+    /// Who, and with what.
+    pub credential: Credential<'a>,
+    /// Tenant / customer the name is looked up in; `None`: any.
+    pub tenant: Option<&'a str>,
+    /// The client's address, recorded in the account's activity.
+    pub peer: Option<IpAddr>,
+    /// Idle timeout for this session instead of the policy's (`Some(None)`: never idles out).
+    pub idle: Option<Option<Duration>>,
+    /// Let a password login through for an `sso_only` account.
+    pub admin_fallback: bool,
+}
+
+impl<'a> Login<'a> {
+    /// A password login with everything else defaulted.
+    pub fn password(user: &'a str, password: &'a str) -> Self {
+        Login {
+            credential: Credential::Password { user, password },
+            tenant: None,
+            peer: None,
+            idle: None,
+            admin_fallback: false,
+        }
+    }
+
+    /// The same login from `peer`.
+    pub fn from_peer(mut self, peer: Option<IpAddr>) -> Self {
+        self.peer = peer;
+        self
+    }
+}
+
+/// The token (and profile-owned note) a profile mints for a new session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Minted {
+    /// The session token in the vendor's shape.
+    pub token: String,
+    /// Profile-owned data kept with the session.
+    pub note: Option<String>,
+}
+
+impl Minted {
+    /// A token with no note.
+    pub fn token(token: String) -> Self {
+        Minted { token, note: None }
+    }
+}
+
+/// Why a login or a credential check failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LoginError {
+    /// No such account.
+    #[error("unknown user")]
+    UnknownUser,
+    /// Wrong password or token.
+    #[error("wrong password")]
+    BadPassword,
+    /// The account is disabled.
+    #[error("account disabled")]
+    Disabled,
+    /// The account is locked.
+    #[error("account locked")]
+    Locked,
+    /// Password login for an SSO-only account without the admin fallback.
+    #[error("password login not allowed for this account")]
+    SsoOnly,
+    /// The user has as many live sessions as the policy allows.
+    #[error("too many sessions for this user")]
+    TooManySessions,
+    /// The stand has as many live sessions as the policy allows.
+    #[error("too many sessions on this stand")]
+    StandFull,
+}
+
+/// Why a session token is not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    /// Never issued, logged out, ended by a newer login, or expired and purged.
+    #[error("unknown session")]
+    Unknown,
+    /// Found, but expired (it is removed now).
+    #[error("session expired ({0:?})")]
+    Expired(Expiry),
+}
+
+/// A session as the engine reports it to profiles, the control API and the library.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionView {
+    /// The token.
+    pub token: Arc<str>,
+    /// The account's index on the stand.
+    pub account_id: AccountId,
+    /// The account.
+    pub account: Arc<Account>,
+    /// Per-stand sequence number, from 1.
+    pub serial: u64,
+    /// Creation instant.
+    pub created: Timestamp,
+    /// Last successful use.
+    pub last_used: Timestamp,
+    /// Idle timeout of this session.
+    pub idle: Option<Duration>,
+    /// When it expires unless used again (or at its cap).
+    pub expires_at: Option<Timestamp>,
+    /// Profile-owned data.
+    pub note: Option<Box<str>>,
+    /// The account's login activity, as of this operation.
+    pub activity: Activity,
+}
+
+/// Which sessions to expire.
+#[derive(Clone, Copy, Debug)]
+pub enum Which<'a> {
+    /// Every session of the stand.
+    All,
+    /// The session with this token.
+    Token(&'a str),
+    /// Every session of the user with this login name.
+    User(&'a str),
+}
+
+impl Engine {
+    /// An engine in the state `setup` describes, on `clock`.
+    pub fn new(setup: Setup, clock: Clock) -> Self {
+        let accounts: Vec<Arc<Account>> = setup.accounts.iter().cloned().map(Arc::new).collect();
+        let mut by_name: HashMap<String, Vec<AccountId>> = HashMap::new();
+        for (i, a) in accounts.iter().enumerate() {
+            by_name.entry(a.name.clone()).or_default().push(AccountId(i as u32));
+        }
+        let state = Mutex::new(State::new(&setup, accounts.len()));
+        Engine { clock, setup, accounts, by_name, state }
+    }
+
+    /// The stand's clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// The stand's policy.
+    pub fn policy(&self) -> &Policy {
+        &self.setup.policy
+    }
+
+    /// The setup this engine was built from.
+    pub fn setup(&self) -> &Setup {
+        &self.setup
+    }
+
+    /// Every account, in scenario order.
+    pub fn accounts(&self) -> &[Arc<Account>] {
+        &self.accounts
+    }
+
+    /// The account with this name (in `tenant`, if given).
+    pub fn find_account(&self, name: &str, tenant: Option<&str>) -> Option<AccountId> {
+        self.by_name
+            .get(name)?
+            .iter()
+            .copied()
+            .find(|id| tenant.is_none_or(|t| self.accounts[id.0 as usize].tenant.as_deref() == Some(t)))
+    }
+
+    /// The account with this index.
+    pub fn account(&self, id: AccountId) -> Option<&Arc<Account>> {
+        self.accounts.get(id.0 as usize)
+    }
+
+    /// The login activity of an account.
+    pub fn activity(&self, id: AccountId) -> Activity {
+        self.state.lock().activity.get(id.0 as usize).cloned().unwrap_or_default()
+    }
+
+    /// Checks a credential without creating a session or recording anything (stateless calls,
+    /// such as Junos Space's Basic auth on every resource).
+    pub fn verify(
+        &self,
+        credential: Credential<'_>,
+        tenant: Option<&str>,
+        admin_fallback: bool,
+    ) -> Result<AccountId, LoginError> {
+        let state = self.state.lock();
+        self.resolve(&state, credential, tenant, admin_fallback)
+    }
+
+    /// Logs in: checks the credential, applies the policy (ending earlier sessions of a
+    /// single-session user), mints a token with `mint` from the stand's random stream and stores
+    /// the new session. Failed attempts on a known account are recorded in its activity.
+    pub fn login(
+        &self,
+        attempt: Login<'_>,
+        mint: impl Fn(&mut dyn RngCore) -> Minted,
+    ) -> Result<SessionView, LoginError> {
+        let now = self.clock.now();
+        let policy = &self.setup.policy;
+        let mut state = self.state.lock();
+        let account = match self.resolve(&state, attempt.credential, attempt.tenant, attempt.admin_fallback) {
+            Ok(id) => id,
+            Err(e) => {
+                if let Some(id) = self.named(attempt.credential, attempt.tenant)
+                    && let Some(a) = state.activity.get_mut(id.0 as usize)
+                {
+                    a.last_failure = Some((now, attempt.peer));
+                    a.failures_in_a_row = a.failures_in_a_row.saturating_add(1);
+                }
+                return Err(e);
+            }
+        };
+        state.purge(policy, now, PURGE_ON_LOGIN);
+        if policy.single_session_per_user {
+            for token in state.store.tokens_of(account) {
+                state.store.delete(&token);
+            }
+        } else if let Some(max) = policy.max_sessions_per_user
+            && state.live_of(account, policy, now) >= max as usize
+        {
+            return Err(LoginError::TooManySessions);
+        }
+        if let Some(max) = policy.max_sessions
+            && state.store.len() >= max as usize
+        {
+            state.purge(policy, now, usize::MAX);
+            if state.store.len() >= max as usize {
+                return Err(LoginError::StandFull);
+            }
+        }
+        let minted = loop {
+            let m = mint(&mut state.rng);
+            if state.store.get(&m.token).is_none() {
+                break m;
+            }
+        };
+        state.serial += 1;
+        let idle = attempt.idle.unwrap_or(policy.idle_timeout);
+        let session = Session::new(account, state.serial, now, idle, minted.note.map(String::into_boxed_str));
+        let token: Arc<str> = Arc::from(minted.token);
+        if let Some(due) = policy::expires_at(&session, policy) {
+            state.store.schedule(token.clone(), due);
+        }
+        let activity = &mut state.activity[account.0 as usize];
+        activity.last_success = Some((now, attempt.peer));
+        activity.failures_in_a_row = 0;
+        let view = self.view(&state, token.clone(), &session);
+        state.store.insert(token, session);
+        Ok(view)
+    }
+
+    /// Validates a token and records the use (renewing its idle timeout if the policy says so).
+    pub fn authenticate(&self, token: &str) -> Result<SessionView, Invalid> {
+        self.access(token, true)
+    }
+
+    /// Validates a token without recording a use.
+    pub fn peek(&self, token: &str) -> Result<SessionView, Invalid> {
+        self.access(token, false)
+    }
+
+    /// Ends a session. An expired one is removed and reported as expired.
+    pub fn logout(&self, token: &str) -> Result<SessionView, Invalid> {
+        let now = self.clock.now();
+        let mut state = self.state.lock();
+        let (key, session) = state.valid(token, &self.setup.policy, now)?;
+        state.store.delete(token);
+        Ok(self.view(&state, key, &session))
+    }
+
+    /// Ends every session of an account; returns how many were live.
+    pub fn logout_account(&self, account: AccountId) -> usize {
+        let now = self.clock.now();
+        let mut state = self.state.lock();
+        let live = state.live_of(account, &self.setup.policy, now);
+        for token in state.store.tokens_of(account) {
+            state.store.delete(&token);
+        }
+        live
+    }
+
+    /// Expires sessions now; returns how many live sessions ended.
+    pub fn expire(&self, which: Which<'_>) -> usize {
+        match which {
+            Which::All => {
+                let now = self.clock.now();
+                let mut state = self.state.lock();
+                let live = state.all_live(&self.setup.policy, now).len();
+                state.store.clear();
+                live
+            }
+            Which::Token(t) => usize::from(self.logout(t).is_ok()),
+            Which::User(name) => self.by_name.get(name).into_iter().flatten().map(|id| self.logout_account(*id)).sum(),
+        }
+    }
+
+    /// Every live session, oldest first.
+    pub fn sessions(&self) -> Vec<SessionView> {
+        let now = self.clock.now();
+        let state = self.state.lock();
+        let mut live: Vec<SessionView> = state
+            .all_live(&self.setup.policy, now)
+            .into_iter()
+            .filter_map(|t| state.store.get(&t).map(|s| self.view(&state, t.clone(), s)))
+            .collect();
+        live.sort_by_key(|v| v.serial);
+        live
+    }
+
+    /// How many session records are stored, expired-but-not-yet-purged ones included.
+    pub fn stored(&self) -> usize {
+        self.state.lock().store.len()
+    }
+
+    /// Removes expired records, `batch` at a time, taking the lock once per batch so requests
+    /// never wait behind a long purge. Returns how many were removed.
+    pub fn purge(&self, batch: usize) -> usize {
+        let mut removed = 0;
+        loop {
+            let now = self.clock.now();
+            let (n, more) = self.state.lock().purge(&self.setup.policy, now, batch.max(1));
+            removed += n;
+            if !more {
+                return removed;
+            }
+        }
+    }
+
+    /// Locks an account at run time (a lockout rule, the control API).
+    pub fn lock_account(&self, id: AccountId) {
+        if let Some(a) = self.state.lock().activity.get_mut(id.0 as usize) {
+            a.locked = true;
+        }
+    }
+
+    /// A uniform draw in `[0, 1)` from the stand's random stream.
+    pub fn draw(&self) -> f64 {
+        (self.state.lock().rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Back to the state the setup describes: no sessions, fresh activity, the random stream and
+    /// the clock restarted.
+    pub fn reset(&self) {
+        *self.state.lock() = State::new(&self.setup, self.accounts.len());
+        self.clock.restart(self.setup.clock_start);
+    }
+
+    fn access(&self, token: &str, touch: bool) -> Result<SessionView, Invalid> {
+        let now = self.clock.now();
+        let policy = &self.setup.policy;
+        let mut state = self.state.lock();
+        let (key, mut session) = state.valid(token, policy, now)?;
+        if touch {
+            session = policy::touched(&session, policy, now);
+            state.store.touch(token, session.last_used);
+        }
+        Ok(self.view(&state, key, &session))
+    }
+
+    fn named(&self, credential: Credential<'_>, tenant: Option<&str>) -> Option<AccountId> {
+        match credential {
+            Credential::Password { user, .. } => self.find_account(user, tenant),
+            Credential::Account(id) => Some(id),
+            Credential::Token(_) => None,
+        }
+    }
+
+    fn resolve(
+        &self,
+        state: &State,
+        credential: Credential<'_>,
+        tenant: Option<&str>,
+        admin_fallback: bool,
+    ) -> Result<AccountId, LoginError> {
+        let id = match credential {
+            Credential::Password { user, .. } => self.find_account(user, tenant),
+            Credential::Account(id) => self.account(id).map(|_| id),
+            Credential::Token(t) => (0..self.accounts.len())
+                .map(|i| AccountId(i as u32))
+                .find(|id| self.accounts[id.0 as usize].token_matches(t)),
+        };
+        let Some(id) = id else {
+            return Err(match credential {
+                Credential::Token(_) => LoginError::BadPassword,
+                _ => LoginError::UnknownUser,
+            });
+        };
+        let account = &self.accounts[id.0 as usize];
+        if let Credential::Password { password, .. } = credential
+            && !account.password_matches(password)
+        {
+            return Err(LoginError::BadPassword);
+        }
+        if account.disabled {
+            return Err(LoginError::Disabled);
+        }
+        if account.locked || state.activity[id.0 as usize].locked {
+            return Err(LoginError::Locked);
+        }
+        if account.sso_only && matches!(credential, Credential::Password { .. }) && !admin_fallback {
+            return Err(LoginError::SsoOnly);
+        }
+        Ok(id)
+    }
+
+    fn view(&self, state: &State, token: Arc<str>, s: &Session) -> SessionView {
+        SessionView {
+            token,
+            account_id: s.account,
+            account: self.accounts[s.account.0 as usize].clone(),
+            serial: s.serial,
+            created: s.created,
+            last_used: s.last_used,
+            idle: s.idle(),
+            expires_at: policy::expires_at(s, &self.setup.policy),
+            note: s.note.clone(),
+            activity: state.activity[s.account.0 as usize].clone(),
+        }
+    }
+}
+
+impl State {
+    fn new(setup: &Setup, accounts: usize) -> Self {
+        State {
+            store: MemoryStore::default(),
+            activity: vec![Activity::default(); accounts],
+            rng: token::stream(setup.seed, &setup.stand_id),
+            serial: 0,
+        }
+    }
+
+    /// The stored key and record if `token` names a session valid at `now`; an expired one is
+    /// removed on the way.
+    fn valid(&mut self, token: &str, policy: &Policy, now: Timestamp) -> Result<(Arc<str>, Session), Invalid> {
+        let Some(session) = self.store.get(token) else {
+            return Err(Invalid::Unknown);
+        };
+        if let Err(why) = policy::check(session, policy, now) {
+            self.store.delete(token);
+            return Err(Invalid::Expired(why));
+        }
+        let session = session.clone();
+        Ok((self.store.key(token).unwrap_or_else(|| Arc::from(token)), session))
+    }
+
+    fn live_of(&self, account: AccountId, policy: &Policy, now: Timestamp) -> usize {
+        self.store
+            .tokens_of(account)
+            .iter()
+            .filter(|t| self.store.get(t).is_some_and(|s| policy::check(s, policy, now).is_ok()))
+            .count()
+    }
+
+    fn all_live(&self, policy: &Policy, now: Timestamp) -> Vec<Arc<str>> {
+        let mut tokens = self.store.tokens();
+        tokens.retain(|t| self.store.get(t).is_some_and(|s| policy::check(s, policy, now).is_ok()));
+        tokens
+    }
+
+    /// Takes up to `limit` due records off the queue: expired ones are removed, renewed ones are
+    /// queued again at their new deadline. Returns (removed, whether more may be due).
+    fn purge(&mut self, policy: &Policy, now: Timestamp, limit: usize) -> (usize, bool) {
+        let due = self.store.take_due(now, limit);
+        let more = due.len() == limit;
+        let mut removed = 0;
+        for token in due {
+            let Some(s) = self.store.get(&token) else { continue };
+            match policy::check(s, policy, now) {
+                Err(_) => {
+                    self.store.delete(&token);
+                    removed += 1;
+                }
+                Ok(()) => {
+                    if let Some(next) = policy::expires_at(s, policy) {
+                        self.store.schedule(token, next);
+                    }
+                }
+            }
+        }
+        (removed, more)
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("stand", &self.setup.stand_id)
+            .field("clock", &self.clock)
+            .field("stored", &self.stored())
+            .finish()
+    }
+}

@@ -1,0 +1,345 @@
+//! `junos-space`: Juniper Junos Space user-management REST API (spec/junos-space.md).
+//!
+//! Login by Basic credentials issues two cookies: JSESSIONIDSSO (the engine's session token, valid
+//! for every Space API) and JSESSIONID (the user-management application's own, kept as the
+//! session's note). Every protected resource also accepts Basic credentials without a session.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Handler, Principal, Profile, escape, xml_declaration};
+use crate::engine::{Account, Credential, Engine, Login, Minted, Policy, SessionView, token};
+use crate::wire::{Method, Request, Response, basic_credentials, form_pairs, wants};
+
+/// The registry entry.
+pub struct JunosSpace;
+
+const UM: &str = "/api/space/user-management";
+const MEDIA: &str = "application/vnd.net.juniper.space.user-management";
+
+/// The [DEFAULT]s a scenario can override under `options`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// `separate` (two Set-Cookie headers) or `documented` (the docs' one-line form).
+    pub cookie_style: CookieStyle,
+    /// Space node name, the JSESSIONID suffix after the dot.
+    pub node: String,
+    /// Realm of the `WWW-Authenticate` challenge.
+    pub realm: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cookie_style: CookieStyle::Separate,
+            node: "space-000c2980f778:0".into(),
+            realm: "Junos Space".into(),
+        }
+    }
+}
+
+/// How the login response sets the two cookies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CookieStyle {
+    /// `JSESSIONIDSSO=<v>; Path=/; HttpOnly` and `JSESSIONID=<v>; Path=/api/space/user-management; HttpOnly`.
+    Separate,
+    /// `JSESSIONIDSSO=<v>;Version=1, JSESSIONID=<v>;Version=1; Path=/api/space/user-management`.
+    Documented,
+}
+
+impl Profile for JunosSpace {
+    fn id(&self) -> &'static str {
+        "junos-space"
+    }
+
+    fn default_port(&self) -> u16 {
+        7401
+    }
+
+    fn summary(&self) -> &'static str {
+        "Juniper Junos Space: Basic login, JSESSIONID + JSESSIONIDSSO cookies, 30-min idle"
+    }
+
+    fn default_policy(&self) -> Policy {
+        Policy { idle_timeout: Some(Duration::from_secs(30 * 60)), ..Policy::default() }
+    }
+
+    fn default_accounts(&self) -> Vec<Account> {
+        vec![
+            Account {
+                name: "super".into(),
+                password: "juniper123".into(),
+                id: 131074,
+                roles: vec!["Super Administrator".into()],
+                ..Account::default()
+            },
+            Account {
+                name: "operator".into(),
+                password: "operator123".into(),
+                id: 131075,
+                roles: vec!["Device Manager".into()],
+                ..Account::default()
+            },
+        ]
+    }
+
+    fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {
+        let options: Options = super::options(options)?;
+        if options.node.is_empty() || options.node.contains([';', ',', ' ']) {
+            return Err(format!("options.node: `{}` cannot be part of a cookie value", options.node));
+        }
+        Ok(Box::new(Stand { options }))
+    }
+}
+
+struct Stand {
+    options: Options,
+}
+
+impl Handler for Stand {
+    fn handle(&self, engine: &Engine, req: &Request) -> Response {
+        let Some(rest) = req.path.strip_prefix(UM) else {
+            return self.resource(engine, req, |_| not_found());
+        };
+        match (rest, &req.method) {
+            ("/login", &Method::POST) => self.login(engine, req),
+            ("/login-status", &Method::GET) => login_status(engine, req),
+            ("/logout", &Method::POST) => logout(engine, req),
+            ("/users", &Method::GET) => self.resource(engine, req, |_| users(engine, req)),
+            ("/active-user-sessions", &Method::GET) => self.resource(engine, req, |_| active_sessions(engine, req)),
+            ("/login" | "/login-status" | "/logout" | "/users" | "/active-user-sessions", _) => jboss_error(
+                405,
+                "Method Not Allowed",
+                "The specified HTTP method is not allowed for the requested resource.",
+            ),
+            _ => match rest.strip_prefix("/users/") {
+                Some(key) if req.method == Method::GET => self.resource(engine, req, |_| user(engine, req, key)),
+                _ => self.resource(engine, req, |_| not_found()),
+            },
+        }
+    }
+
+    fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
+        if let Some(sso) = req.cookie("JSESSIONIDSSO")
+            && let Ok(s) = engine.authenticate(&sso)
+        {
+            return Ok(Principal::Session(Box::new(s)));
+        }
+        if let Some((user, password)) = req.header("authorization").and_then(basic_credentials)
+            && let Ok(id) = engine.verify(Credential::Password { user: &user, password: &password }, None, false)
+        {
+            return Ok(Principal::Account(id));
+        }
+        Err(self.unauthorized())
+    }
+}
+
+impl Stand {
+    fn login(&self, engine: &Engine, req: &Request) -> Response {
+        let idle = match maxage(req) {
+            Ok(idle) => idle,
+            Err(bad) => return Response::with(400, "text/plain", format!("Invalid maxage parameter: {bad}")),
+        };
+        let Some((user, password)) = req.header("authorization").and_then(basic_credentials) else {
+            return not_logged_in();
+        };
+        let attempt = Login { idle, ..Login::password(&user, &password).from_peer(req.peer) };
+        let node = &self.options.node;
+        let minted = engine.login(attempt, |rng| Minted {
+            token: token::base64_std(rng, 18),
+            note: Some(format!("{}.{node}", token::base64_std(rng, 17))),
+        });
+        match minted {
+            Ok(s) => self.logged_in(req, &s),
+            Err(_) => not_logged_in(),
+        }
+    }
+
+    fn logged_in(&self, req: &Request, s: &SessionView) -> Response {
+        let sso = &s.token;
+        let jsessionid = s.note.as_deref().unwrap_or_default();
+        let accept = req.header("accept");
+        let (key, name) = (s.account.id, &s.account.name);
+        let href = format!("{UM}/users/{key}");
+        let mut r = if wants(accept, "user-ref+json") {
+            let body = json!({"user-ref": {"@key": key.to_string(), "@href": href, "name": name}});
+            Response::with(200, &format!("{MEDIA}.user-ref+json;version=1"), body.to_string())
+        } else if wants(accept, "user-ref+xml") {
+            let body = format!(
+                r#"{}<user-ref key="{key}" href="{href}"><name>{}</name></user-ref>"#,
+                xml_declaration(),
+                escape(name)
+            );
+            Response::with(200, &format!("{MEDIA}.user-ref+xml;version=1"), body)
+        } else {
+            Response::text(200, "User logged in")
+        };
+        match self.options.cookie_style {
+            CookieStyle::Separate => {
+                r = r
+                    .header("Set-Cookie", format!("JSESSIONIDSSO={sso}; Path=/; HttpOnly"))
+                    .header("Set-Cookie", format!("JSESSIONID={jsessionid}; Path={UM}; HttpOnly"));
+            }
+            CookieStyle::Documented => {
+                r = r.header(
+                    "Set-Cookie",
+                    format!("JSESSIONIDSSO={sso};Version=1, JSESSIONID={jsessionid};Version=1; Path={UM}"),
+                );
+            }
+        }
+        r
+    }
+
+    fn resource(&self, engine: &Engine, req: &Request, answer: impl FnOnce(Principal) -> Response) -> Response {
+        match self.guard(engine, req) {
+            Ok(p) => answer(p),
+            Err(r) => r,
+        }
+    }
+
+    fn unauthorized(&self) -> Response {
+        jboss_error(401, "Unauthorized", "This request requires HTTP authentication ().")
+            .header("WWW-Authenticate", format!("Basic realm=\"{}\"", self.options.realm))
+    }
+}
+
+/// `maxage` from the query string or a form body: `Ok(None)` when absent, `Ok(Some(None))` for 0
+/// (never idles out, as a servlet session interval of 0 does), `Err` with the value when it is not
+/// a non-negative number of seconds.
+fn maxage(req: &Request) -> Result<Option<Option<Duration>>, String> {
+    let from_form =
+        || req.is_form().then(|| form_pairs(&req.body).find(|(k, _)| k == "maxage").map(|(_, v)| v)).flatten();
+    let Some(raw) = req.query_param("maxage").or_else(from_form) else { return Ok(None) };
+    match raw.trim().parse::<u64>() {
+        Ok(0) => Ok(Some(None)),
+        Ok(secs) => Ok(Some(Some(Duration::from_secs(secs)))),
+        Err(_) => Err(raw),
+    }
+}
+
+/// The session named by both cookies, if they are present and belong together.
+enum Pair {
+    Missing,
+    Unknown,
+    Mismatched,
+    Valid(String),
+}
+
+fn pair(engine: &Engine, req: &Request) -> Pair {
+    let (Some(sso), Some(jsessionid)) = (req.cookie("JSESSIONIDSSO"), req.cookie("JSESSIONID")) else {
+        return Pair::Missing;
+    };
+    match engine.peek(&sso) {
+        Err(_) => Pair::Unknown,
+        Ok(s) if s.note.as_deref() != Some(jsessionid.as_str()) => Pair::Mismatched,
+        Ok(_) => Pair::Valid(sso),
+    }
+}
+
+fn login_status(engine: &Engine, req: &Request) -> Response {
+    match pair(engine, req) {
+        Pair::Valid(sso) if engine.authenticate(&sso).is_ok() => Response::text(200, "User is logged in"),
+        _ => not_logged_in(),
+    }
+}
+
+fn logout(engine: &Engine, req: &Request) -> Response {
+    match pair(engine, req) {
+        Pair::Valid(sso) if engine.logout(&sso).is_ok() => Response::text(200, "User logged out"),
+        Pair::Missing | Pair::Unknown | Pair::Valid(_) => Response::text(401, "Incorrect headers were passed in"),
+        Pair::Mismatched => Response::text(412, "Correct headers were passed in, but logout was still unsuccessful"),
+    }
+}
+
+fn not_logged_in() -> Response {
+    Response::text(401, "User is not logged in")
+}
+
+fn not_found() -> Response {
+    jboss_error(404, "Not Found", "The requested resource () is not available.")
+}
+
+/// The short HTML error page JBoss Web prints.
+fn jboss_error(status: u16, _reason: &str, description: &str) -> Response {
+    let body = format!(
+        "<html><head><title>JBoss Web/2.0.1.GA - Error report</title></head><body>\
+<h1>HTTP Status {status} - </h1><HR size=\"1\" noshade=\"noshade\"><p><b>type</b> Status report</p>\
+<p><b>message</b> <u></u></p><p><b>description</b> <u>{description}</u></p>\
+<HR size=\"1\" noshade=\"noshade\"><h3>JBoss Web/2.0.1.GA</h3></body></html>"
+    );
+    Response::with(status, "text/html;charset=utf-8", body)
+}
+
+fn wants_json(req: &Request, resource: &str) -> bool {
+    wants(req.header("accept"), &format!("{resource}+json"))
+}
+
+fn users(engine: &Engine, req: &Request) -> Response {
+    let accounts = engine.accounts();
+    let uri = format!("{UM}/users");
+    if wants_json(req, "users") {
+        let list: Vec<_> = accounts
+            .iter()
+            .map(|a| json!({"@key": a.id.to_string(), "@uri": format!("{uri}/{}", a.id), "name": a.name}))
+            .collect();
+        let body = json!({"users": {"@size": accounts.len().to_string(), "@uri": uri, "user": list}});
+        return Response::with(200, &format!("{MEDIA}.users+json;version=1"), body.to_string());
+    }
+    let mut body = format!(r#"{}<users size="{}" uri="{uri}">"#, xml_declaration(), accounts.len());
+    for a in accounts {
+        body += &format!(r#"<user key="{0}" uri="{uri}/{0}"><name>{1}</name></user>"#, a.id, escape(&a.name));
+    }
+    body += "</users>";
+    Response::with(200, &format!("{MEDIA}.users+xml;version=1"), body)
+}
+
+fn user(engine: &Engine, req: &Request, key: &str) -> Response {
+    let Some(a) = engine.accounts().iter().find(|a| a.id.to_string() == key) else {
+        return not_found();
+    };
+    let uri = format!("{UM}/users/{}", a.id);
+    if wants_json(req, "user") {
+        let body = json!({"user": {"@key": a.id.to_string(), "@uri": uri, "name": a.name}});
+        return Response::with(200, &format!("{MEDIA}.user+json;version=1"), body.to_string());
+    }
+    let body =
+        format!(r#"{}<user key="{}" uri="{uri}"><name>{}</name></user>"#, xml_declaration(), a.id, escape(&a.name));
+    Response::with(200, &format!("{MEDIA}.user+xml;version=1"), body)
+}
+
+fn active_sessions(engine: &Engine, req: &Request) -> Response {
+    let sessions = engine.sessions();
+    let uri = format!("{UM}/active-user-sessions");
+    if wants_json(req, "active-user-sessions") {
+        let list: Vec<_> = sessions
+            .iter()
+            .map(|s| {
+                json!({
+                    "@key": s.serial.to_string(),
+                    "@uri": format!("{uri}/{}", s.serial),
+                    "userName": s.account.name,
+                    "loginTime": s.created.to_rfc3339(),
+                    "lastAccessTime": s.last_used.to_rfc3339(),
+                })
+            })
+            .collect();
+        let body = json!({"active-user-sessions": {"@size": sessions.len().to_string(), "@uri": uri, "active-user-session": list}});
+        return Response::with(200, &format!("{MEDIA}.active-user-sessions+json;version=1"), body.to_string());
+    }
+    let mut body = format!(r#"{}<active-user-sessions size="{}" uri="{uri}">"#, xml_declaration(), sessions.len());
+    for s in &sessions {
+        body += &format!(
+            r#"<active-user-session key="{0}" uri="{uri}/{0}"><userName>{1}</userName><loginTime>{2}</loginTime><lastAccessTime>{3}</lastAccessTime></active-user-session>"#,
+            s.serial,
+            escape(&s.account.name),
+            s.created.to_rfc3339(),
+            s.last_used.to_rfc3339()
+        );
+    }
+    body += "</active-user-sessions>";
+    Response::with(200, &format!("{MEDIA}.active-user-sessions+xml;version=1"), body)
+}

@@ -1,0 +1,97 @@
+//! The vendor profiles: one file per vendor, all listed once in [`ALL`].
+//!
+//! A profile is a mask over the engine: it turns vendor HTTP into engine calls and engine results
+//! into vendor bytes. It never decides expiry and never knows another profile. Adding a vendor is:
+//! copy a neighbour's file, rename, list it in `ALL`, add it to the default scenario and the
+//! contract table.
+
+pub mod junos_space;
+mod xml;
+
+use std::fmt;
+
+use crate::engine::{Account, AccountId, Engine, Policy, SessionView};
+use crate::wire::{Request, Response};
+
+pub use xml::{escape, xml_declaration};
+
+/// One vendor's wire protocol: a stateless description, configured per stand.
+pub trait Profile: Sync {
+    /// The id scenarios name it by, e.g. `junos-space`.
+    fn id(&self) -> &'static str;
+    /// The port of this profile's stand in the embedded default scenario.
+    fn default_port(&self) -> u16;
+    /// One line for `standin profiles`.
+    fn summary(&self) -> &'static str;
+    /// The session policy a stand of this profile starts from.
+    fn default_policy(&self) -> Policy;
+    /// The accounts a stand of this profile has when its scenario lists none (from the vendor's
+    /// own examples, so that following the vendor documentation literally works).
+    fn default_accounts(&self) -> Vec<Account>;
+    /// Builds the stand's handler from the scenario's `options` (this profile's [DEFAULT]
+    /// overrides; `null` when absent). The error names the offending option.
+    fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String>;
+}
+
+/// A profile configured for one stand.
+pub trait Handler: Send + Sync {
+    /// Answers a request to one of the vendor's own paths.
+    fn handle(&self, engine: &Engine, req: &Request) -> Response;
+    /// The vendor's session check, for scenario-defined protected resources: who is calling, or
+    /// the vendor's own refusal.
+    fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response>;
+}
+
+/// Who passed a profile's session check.
+#[derive(Clone, Debug)]
+pub enum Principal {
+    /// A live session.
+    Session(Box<SessionView>),
+    /// Credentials on the request itself, without a session (Junos Space's Basic auth).
+    Account(AccountId),
+}
+
+/// Every profile, in default-port order.
+pub static ALL: &[&dyn Profile] = &[&junos_space::JunosSpace];
+
+/// The profile called `id`.
+pub fn find(id: &str) -> Option<&'static dyn Profile> {
+    ALL.iter().copied().find(|p| p.id() == id)
+}
+
+/// The ids of every profile, for error messages.
+pub fn ids() -> String {
+    ALL.iter().map(|p| format!("`{}`", p.id())).collect::<Vec<_>>().join(", ")
+}
+
+impl fmt::Debug for dyn Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// Deserializes a profile's options struct from the scenario's `options` value (`null` = all
+/// defaults), so every profile reports a mistyped option the same way.
+pub fn options<T: serde::de::DeserializeOwned + Default>(value: &serde_json::Value) -> Result<T, String> {
+    if value.is_null() {
+        return Ok(T::default());
+    }
+    serde_json::from_value(value.clone()).map_err(|e| format!("options: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_ids_and_ports_are_unique() {
+        for (i, a) in ALL.iter().enumerate() {
+            for b in &ALL[i + 1..] {
+                assert_ne!(a.id(), b.id());
+                assert_ne!(a.default_port(), b.default_port());
+            }
+            assert!(a.configure(&serde_json::Value::Null).is_ok(), "{} defaults configure", a.id());
+            assert!(!a.default_accounts().is_empty());
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! The serde mirror of a scenario file. These types never leave `scenario/`: `mod.rs` turns them
+//! into a validated [`super::Scenario`]. Values that can be wrong on their own (durations,
+//! instants, profile names, options) are checked while deserializing, so the error carries the
+//! value's position.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+
+use crate::engine::Timestamp;
+use crate::profiles::{self, Profile};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Scenario {
+    pub seed: Option<u64>,
+    pub clock: Option<Clock>,
+    #[serde(default)]
+    pub stands: Vec<Stand>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Clock {
+    pub mode: ClockMode,
+    pub start: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum ClockMode {
+    System,
+    Manual,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "StandFields")]
+pub(super) struct Stand {
+    pub fields: StandFields,
+    pub profile: &'static dyn Profile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct StandFields {
+    pub id: Option<String>,
+    pub profile: String,
+    pub port: Option<u16>,
+    pub seed: Option<u64>,
+    pub clock: Option<Clock>,
+    pub policy: Option<Policy>,
+    pub accounts: Option<Vec<Account>>,
+    pub options: Option<serde_json::Value>,
+    pub headers: Option<BTreeMap<String, String>>,
+}
+
+impl TryFrom<StandFields> for Stand {
+    type Error = String;
+
+    fn try_from(fields: StandFields) -> Result<Self, String> {
+        let profile = profiles::find(&fields.profile).ok_or_else(|| {
+            format!("profile: unknown profile `{}`, expected one of {}", fields.profile, profiles::ids())
+        })?;
+        let options = fields.options.clone().unwrap_or(serde_json::Value::Null);
+        profile.configure(&options)?;
+        if let Some(id) = &fields.id
+            && (id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        {
+            return Err(format!("id: `{id}` must be non-empty ASCII letters, digits, `-` or `_`"));
+        }
+        if let Some(clock) = &fields.clock {
+            clock.check()?;
+        }
+        for (name, value) in fields.headers.iter().flatten() {
+            actix_web::http::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("headers: `{name}` is not a valid header name"))?;
+            actix_web::http::header::HeaderValue::from_str(value)
+                .map_err(|_| format!("headers.{name}: not a valid header value"))?;
+        }
+        Ok(Stand { fields, profile })
+    }
+}
+
+impl Clock {
+    pub fn check(&self) -> Result<(), String> {
+        match (self.mode, &self.start) {
+            (ClockMode::System, Some(_)) => Err("clock.start: only a manual clock has a start".into()),
+            _ => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Policy {
+    pub idle_timeout: Option<Span>,
+    pub absolute_lifetime: Option<Span>,
+    pub single_session_per_user: Option<bool>,
+    pub max_sessions_per_user: Option<u32>,
+    pub max_sessions: Option<u32>,
+    pub renew_on_use: Option<bool>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Account {
+    pub name: String,
+    pub password: String,
+    pub id: Option<u64>,
+    pub guid: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    pub group: Option<String>,
+    pub tenant: Option<String>,
+    #[serde(default, alias = "api_keys")]
+    pub api_tokens: Vec<String>,
+    #[serde(default)]
+    pub disabled: bool,
+    #[serde(default)]
+    pub locked: bool,
+    #[serde(default)]
+    pub sso_only: bool,
+}
+
+/// A duration such as `"30m"`, `"1h 30m"`, `"5m 58s 843ms"`, a number of seconds, or `"none"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Span(pub Option<Duration>);
+
+impl<'de> Deserialize<'de> for Span {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)
+            .map_err(|_| de::Error::custom("expected a duration such as \"30m\", a number of seconds, or \"none\""))?
+        {
+            Raw::Secs(s) => Ok(Span(Some(Duration::from_secs(s)))),
+            Raw::Text(t) => parse_span(&t).map(Span).map_err(de::Error::custom),
+        }
+    }
+}
+
+/// Parses `"30m"`, `"1h 30m"`, `"none"`.
+pub fn parse_span(text: &str) -> Result<Option<Duration>, String> {
+    let t = text.trim();
+    if matches!(t, "none" | "off" | "never") {
+        return Ok(None);
+    }
+    humantime::parse_duration(t)
+        .map(Some)
+        .map_err(|e| format!("`{text}` is not a duration such as \"30m\" or \"none\" ({e})"))
+}
+
+/// An RFC 3339 instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Instant(pub Timestamp);
+
+impl<'de> Deserialize<'de> for Instant {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // TOML has a native date-time type; accept it as well as a string.
+        let v = toml::Value::deserialize(d)?;
+        let text = match v {
+            toml::Value::String(s) => s,
+            toml::Value::Datetime(dt) => dt.to_string(),
+            other => {
+                return Err(de::Error::custom(format!("expected an RFC 3339 instant, found {}", other.type_str())));
+            }
+        };
+        Timestamp::parse_rfc3339(&text).map(Instant).map_err(de::Error::custom)
+    }
+}

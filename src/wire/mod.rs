@@ -1,0 +1,197 @@
+//! The crate's own HTTP request and response, and the lenient parsers every profile shares.
+//!
+//! `server` converts actix types into these once per request; profiles, faults and the control
+//! API never see the framework.
+
+mod parse;
+
+use std::borrow::Cow;
+use std::net::IpAddr;
+
+pub use actix_web::http::Method;
+use bytes::Bytes;
+
+pub use parse::{Media, basic_credentials, cookies, form_pairs, media_type, percent_decode, wants};
+
+/// An HTTP request as a profile sees it.
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// Method.
+    pub method: Method,
+    /// Path as sent (still percent-encoded), repeated slashes merged, no query.
+    pub path: String,
+    /// Raw query string, without `?`.
+    pub query: String,
+    /// Headers in arrival order; names lowercase.
+    pub headers: Vec<(String, Bytes)>,
+    /// The whole body.
+    pub body: Bytes,
+    /// The client's address.
+    pub peer: Option<IpAddr>,
+    /// The client certificate (DER), if one was presented over TLS.
+    pub client_cert: Option<Bytes>,
+}
+
+impl Request {
+    /// A request with no headers, body or peer (tests, the library).
+    pub fn new(method: Method, path_and_query: &str) -> Self {
+        let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+        Request {
+            method,
+            path: merge_slashes(path),
+            query: query.to_owned(),
+            headers: Vec::new(),
+            body: Bytes::new(),
+            peer: None,
+            client_cert: None,
+        }
+    }
+
+    /// The same request with one more header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), Bytes::copy_from_slice(value.as_bytes())));
+        self
+    }
+
+    /// The same request with a body.
+    pub fn with_body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The first header called `name` (lowercase), as bytes.
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_ref())
+    }
+
+    /// The first header called `name` (lowercase), if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_bytes(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// Every header called `name` (lowercase) that is UTF-8.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers.iter().filter(move |(n, _)| n == name).filter_map(|(_, v)| std::str::from_utf8(v).ok())
+    }
+
+    /// The value of cookie `name` from every Cookie header, parsed leniently.
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers_named("cookie").flat_map(cookies).find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The first query parameter called `name`, percent-decoded.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        form_pairs(self.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+
+    /// The path's segments after `prefix`, still percent-encoded; `None` if it does not start so.
+    pub fn segments_after<'a>(&'a self, prefix: &str) -> Option<Vec<&'a str>> {
+        let rest = self.path.strip_prefix(prefix)?;
+        if rest.is_empty() {
+            return Some(Vec::new());
+        }
+        let rest = rest.strip_prefix('/')?;
+        Some(rest.split('/').collect())
+    }
+
+    /// The media type of the body, lowercase, without parameters.
+    pub fn content_type(&self) -> Option<String> {
+        self.header("content-type").map(media_type)
+    }
+
+    /// `true` if the body is an HTML form.
+    pub fn is_form(&self) -> bool {
+        self.content_type().as_deref() == Some("application/x-www-form-urlencoded")
+    }
+}
+
+/// Merges runs of `/` into one, as the vendors' servlet containers do before routing.
+pub fn merge_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut last_slash = false;
+    for c in path.chars() {
+        if c == '/' && last_slash {
+            continue;
+        }
+        last_slash = c == '/';
+        out.push(c);
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
+/// What a connection-level fault does to the bytes of a response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// Send the response as it is.
+    Normal,
+}
+
+/// An HTTP response as a profile builds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order; `Set-Cookie` may repeat.
+    pub headers: Vec<(Cow<'static, str>, String)>,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl Response {
+    /// An empty response.
+    pub fn new(status: u16) -> Self {
+        Response { status, headers: Vec::new(), body: Bytes::new() }
+    }
+
+    /// A response with a body of the given content type.
+    pub fn with(status: u16, content_type: &str, body: impl Into<Bytes>) -> Self {
+        Response::new(status).header("Content-Type", content_type).body(body)
+    }
+
+    /// A `text/plain` response.
+    pub fn text(status: u16, body: &'static str) -> Self {
+        Response::with(status, "text/plain", body)
+    }
+
+    /// A JSON response from a value.
+    pub fn json(status: u16, value: &serde_json::Value) -> Self {
+        Response::with(status, "application/json", value.to_string())
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// The first header called `name` (any case).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text (lossy).
+    pub fn text_body(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_slashes_merge() {
+        assert_eq!(merge_slashes("//api/space//user-management/login"), "/api/space/user-management/login");
+        assert_eq!(merge_slashes(""), "/");
+        assert_eq!(Request::new(Method::GET, "/rest/api//login?x=1").path, "/rest/api/login");
+    }
+}

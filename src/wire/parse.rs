@@ -1,0 +1,116 @@
+//! Lenient parsers for what real clients send: pasted Set-Cookie values, media types with extra
+//! parameters, Basic credentials, form and query pairs. None of them panics on any input.
+
+use base64::Engine as _;
+
+/// Cookie name/value pairs from one `Cookie` header, leniently: splits on `;` and `,`, drops
+/// Set-Cookie attributes (`Version`, `Path`, `Domain`, `Max-Age`, `Expires`, `HttpOnly`, `Secure`,
+/// `SameSite`, `$`-prefixed ones) and bare words, strips surrounding quotes. A pasted
+/// `JSESSIONIDSSO=a;Version=1, JSESSIONID=b;Version=1; Path=/x` gives both cookies.
+pub fn cookies(header: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    header.split([';', ',']).filter_map(|part| {
+        let (name, value) = part.split_once('=')?;
+        let name = name.trim();
+        if name.is_empty() || name.starts_with('$') || is_attribute(name) {
+            return None;
+        }
+        let value = value.trim();
+        let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
+        Some((name.to_owned(), value.to_owned()))
+    })
+}
+
+fn is_attribute(name: &str) -> bool {
+    ["version", "path", "domain", "max-age", "expires", "httponly", "secure", "samesite", "comment"]
+        .iter()
+        .any(|a| name.eq_ignore_ascii_case(a))
+}
+
+/// User and password from an `Authorization: Basic …` header value. `None` for another scheme,
+/// bad base64, non-UTF-8, or no colon.
+pub fn basic_credentials(header: &str) -> Option<(String, String)> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (user, password) = text.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+/// The media type of a `Content-Type`/`Accept` entry: lowercase, parameters dropped.
+pub fn media_type(value: &str) -> String {
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// A body format a profile can answer in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    /// XML.
+    Xml,
+    /// JSON.
+    Json,
+}
+
+/// `true` if the `Accept` header lists a media range whose type ends with `suffix` (ignoring
+/// parameters such as `;version=1;g=0.01`) with a non-zero quality.
+pub fn wants(accept: Option<&str>, suffix: &str) -> bool {
+    let Some(accept) = accept else { return false };
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let ty = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let zero = parts.any(|p| {
+            let p = p.trim();
+            p.strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+        });
+        !zero && ty.ends_with(suffix)
+    })
+}
+
+/// Name/value pairs of a query string or form body, percent- and `+`-decoded; invalid UTF-8 is
+/// replaced, never fatal.
+pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
+    form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned()))
+}
+
+/// A percent-decoded path segment; `None` if it does not decode to UTF-8.
+pub fn percent_decode(segment: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(segment).decode_utf8().ok().map(|s| s.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pasted_set_cookie_gives_both_cookies() {
+        let got: Vec<_> =
+            cookies("JSESSIONIDSSO=a+b/c=;Version=1, JSESSIONID=z=.node:0;Version=1; Path=/api/space/user-management")
+                .collect();
+        assert_eq!(got, vec![("JSESSIONIDSSO".into(), "a+b/c=".into()), ("JSESSIONID".into(), "z=.node:0".into())]);
+    }
+
+    #[test]
+    fn expires_attribute_with_a_comma_is_dropped() {
+        let got: Vec<_> = cookies("A=1; Expires=Wed, 21 Oct 2015 07:28:00 GMT; B=\"2\"").collect();
+        assert_eq!(got, vec![("A".into(), "1".into()), ("B".into(), "2".into())]);
+    }
+
+    #[test]
+    fn basic_rejects_malformed_values() {
+        assert_eq!(basic_credentials("Basic c3VwZXI6anVuaXBlcjEyMw=="), Some(("super".into(), "juniper123".into())));
+        assert_eq!(basic_credentials("Basic !!!"), None);
+        assert_eq!(basic_credentials("Basic c3VwZXI="), None);
+        assert_eq!(basic_credentials("Bearer x"), None);
+        assert_eq!(basic_credentials(""), None);
+    }
+
+    #[test]
+    fn accept_matching_ignores_parameters() {
+        let a = Some("application/vnd.net.juniper.space.user-management.user-ref+json;version=1;q=0.01");
+        assert!(wants(a, "user-ref+json"));
+        assert!(!wants(a, "user-ref+xml"));
+        assert!(!wants(Some("application/json;q=0"), "json"));
+    }
+}
