@@ -121,7 +121,10 @@ fn move_clock(core: &Core, req: &Request) -> Response {
     let body: ClockMove = match serde_json::from_slice(&req.body) {
         Ok(b) => b,
         Err(e) => {
-            return error(400, format!("expected {{\"advance\":\"31m\"}} or {{\"set\":\"2026-01-01T00:00:00Z\"}}: {e}"));
+            return error(
+                400,
+                format!("expected {{\"advance\":\"31m\"}} or {{\"set\":\"2026-01-01T00:00:00Z\"}}: {e}"),
+            );
         }
     };
     let clock = core.engine.clock();

@@ -1,0 +1,115 @@
+//! The `standin` binary: ready line, exit codes, graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn standin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_standin"))
+}
+
+fn write_scenario(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("standin-cli-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+#[actix_web::test]
+async fn serve_prints_one_ready_line_then_serves_then_stops_on_sigterm() {
+    let dir = tempdir();
+    let sc = write_scenario(&dir, "s.toml", "[[stands]]\nprofile = \"junos-space\"\nport = 0\n");
+    let mut child = standin()
+        .args(["serve", sc.to_str().unwrap(), "--control-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
+    assert_eq!(ready["event"], "ready");
+    let url = ready["stands"][0]["url"].as_str().unwrap().to_owned();
+    assert_eq!(ready["stands"][0]["profile"], "junos-space");
+    let c = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let r = c
+        .post(format!("{url}/api/space/user-management/login"))
+        .basic_auth("super", Some("juniper123"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stands: serde_json::Value = c
+        .get(format!("{}/__standin/stands", ready["control"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stands[0]["url"], url.as_str());
+
+    unsafe_sigterm(child.id());
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let ok = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn a_bad_scenario_is_one_line_naming_file_line_and_field_and_exit_2() {
+    let dir = tempdir();
+    let sc = write_scenario(
+        &dir,
+        "bad.toml",
+        "[[stands]]\nprofile = \"junos-space\"\n\n[stands.policy]\nidle_timeout = \"forever\"\n",
+    );
+    let out = standin().args(["serve", sc.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("bad.toml:5:16: stands[0].policy.idle_timeout"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let out = standin().args(["check", sc.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_port_in_use_is_one_line_and_exit_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let dir = tempdir();
+    let sc = write_scenario(&dir, "s.toml", &format!("[[stands]]\nprofile = \"junos-space\"\nport = {port}\n"));
+    let out = standin().args(["serve", sc.to_str().unwrap(), "--control-port", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn profiles_lists_every_profile_and_check_accepts_the_shipped_scenarios() {
+    let out = standin().arg("profiles").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("junos-space"));
+    let scenarios: Vec<_> = std::fs::read_dir("scenarios")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml" || e == "json"))
+        .collect();
+    let out = standin().arg("check").args(&scenarios).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -1,0 +1,167 @@
+//! The contract table: the same session lifecycle cases over every profile.
+//!
+//! A profile joins by adding a `Vendor` (how its client logs in, carries the session, logs out)
+//! and one `#[case]` line to the `vendors` template.
+
+use std::time::Duration;
+
+use rstest::rstest;
+use rstest_reuse::{apply, template};
+
+use crate::support::{Reply, Req, TestStand};
+
+/// How a profile's client performs the lifecycle.
+pub struct Vendor {
+    pub profile: &'static str,
+    pub user: &'static str,
+    pub password: &'static str,
+    /// A login request with these credentials.
+    pub login: fn(&str, &str) -> Req,
+    pub login_ok: u16,
+    pub login_rejected: u16,
+    /// A login request with no credentials at all.
+    pub no_credentials: fn() -> Req,
+    pub no_credentials_status: u16,
+    /// A login request whose body is malformed, and the status it gets.
+    pub malformed: Option<(fn() -> Req, u16)>,
+    /// A request that uses the session issued by `login` (from its reply).
+    pub use_session: fn(&Reply) -> Req,
+    pub use_ok: u16,
+    /// What using an ended (expired, logged out) session gets.
+    pub use_rejected: u16,
+    /// A logout of the session issued by `login`.
+    pub logout: fn(&Reply) -> Req,
+    pub logout_ok: u16,
+    /// What a second logout of the same session gets.
+    pub logout_again: u16,
+    /// The profile's default idle timeout.
+    pub idle: Duration,
+}
+
+pub fn junos_space() -> Vendor {
+    const UM: &str = "/api/space/user-management";
+    Vendor {
+        profile: "junos-space",
+        user: "super",
+        password: "juniper123",
+        login: |u, p| Req::post(&format!("{UM}/login")).basic(u, p),
+        login_ok: 200,
+        login_rejected: 401,
+        no_credentials: || Req::post(&format!("{UM}/login")),
+        no_credentials_status: 401,
+        malformed: Some((|| Req::post(&format!("{UM}/login?maxage=soon")).basic("super", "juniper123"), 400)),
+        use_session: |r| Req::get(&format!("{UM}/login-status")).cookies_from(r),
+        use_ok: 200,
+        use_rejected: 401,
+        logout: |r| Req::post(&format!("{UM}/logout")).cookies_from(r),
+        logout_ok: 200,
+        logout_again: 401,
+        idle: Duration::from_secs(30 * 60),
+    }
+}
+
+#[template]
+#[rstest]
+#[case::junos_space(junos_space())]
+fn vendors(#[case] v: Vendor) {}
+
+async fn logged_in(v: &Vendor) -> (TestStand, Reply) {
+    let s = TestStand::new(v.profile);
+    let r = s.call((v.login)(v.user, v.password)).await;
+    assert_eq!(r.status, v.login_ok, "{}: login: {}", v.profile, r.body);
+    (s, r)
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn login_ok(#[case] v: Vendor) {
+    let (s, _) = logged_in(&v).await;
+    assert_eq!(s.engine().sessions().len(), 1);
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn wrong_password(#[case] v: Vendor) {
+    let s = TestStand::new(v.profile);
+    let r = s.call((v.login)(v.user, "not-the-password")).await;
+    assert_eq!(r.status, v.login_rejected, "{}", r.body);
+    assert!(s.engine().sessions().is_empty());
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn unknown_user(#[case] v: Vendor) {
+    let s = TestStand::new(v.profile);
+    let r = s.call((v.login)("nobody-here", v.password)).await;
+    assert_eq!(r.status, v.login_rejected, "{}", r.body);
+    assert!(s.engine().sessions().is_empty());
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn no_credentials(#[case] v: Vendor) {
+    let s = TestStand::new(v.profile);
+    let r = s.call((v.no_credentials)()).await;
+    assert_eq!(r.status, v.no_credentials_status, "{}", r.body);
+    assert!(s.engine().sessions().is_empty());
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn malformed_body(#[case] v: Vendor) {
+    let Some((req, status)) = v.malformed else { return };
+    let s = TestStand::new(v.profile);
+    let r = s.call(req()).await;
+    assert_eq!(r.status, status, "{}", r.body);
+    assert!(s.engine().sessions().is_empty());
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn use_of_the_session(#[case] v: Vendor) {
+    let (s, login) = logged_in(&v).await;
+    let r = s.call((v.use_session)(&login)).await;
+    assert_eq!(r.status, v.use_ok, "{}", r.body);
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn idle_expiry_on_the_manual_clock(#[case] v: Vendor) {
+    let (s, login) = logged_in(&v).await;
+    s.advance(v.idle - Duration::from_millis(1));
+    assert_eq!(s.call((v.use_session)(&login)).await.status, v.use_ok, "just before the deadline");
+    s.advance(v.idle);
+    assert_eq!(s.call((v.use_session)(&login)).await.status, v.use_rejected, "a full idle period later");
+    assert!(s.engine().sessions().is_empty());
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn logout_then_use(#[case] v: Vendor) {
+    let (s, login) = logged_in(&v).await;
+    let r = s.call((v.logout)(&login)).await;
+    assert_eq!(r.status, v.logout_ok, "{}", r.body);
+    assert_eq!(s.call((v.use_session)(&login)).await.status, v.use_rejected);
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn logout_twice(#[case] v: Vendor) {
+    let (s, login) = logged_in(&v).await;
+    assert_eq!(s.call((v.logout)(&login)).await.status, v.logout_ok);
+    let r = s.call((v.logout)(&login)).await;
+    assert_eq!(r.status, v.logout_again, "{}", r.body);
+}
+
+#[apply(vendors)]
+#[actix_web::test]
+async fn same_seed_same_bytes(#[case] v: Vendor) {
+    let run = || async {
+        let (s, login) = logged_in(&v).await;
+        s.advance(Duration::from_secs(61));
+        let used = s.call((v.use_session)(&login)).await;
+        let out = s.call((v.logout)(&login)).await;
+        [login.snapshot(), used.snapshot(), out.snapshot()]
+    };
+    assert_eq!(run().await, run().await);
+}

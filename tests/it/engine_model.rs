@@ -1,0 +1,154 @@
+//! proptest: random operation sequences on a manual clock, checked against a simple model.
+//!
+//! Model: a session is valid iff it was not logged out or replaced, its idle time is below its
+//! timeout and its age below the cap; with single-session, a login ends the user's others;
+//! tokens are unique.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use proptest::prelude::*;
+use standin::engine::{Account, Clock, Engine, Login, Minted, Policy, Setup, Timestamp, Which, token};
+
+#[derive(Clone, Debug)]
+enum Op {
+    Login { user: usize },
+    BadLogin { user: usize },
+    Use { nth: usize },
+    Peek { nth: usize },
+    Logout { nth: usize },
+    Advance { secs: u64 },
+    ExpireUser { user: usize },
+    Purge,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0..3usize).prop_map(|user| Op::Login { user }),
+        1 => (0..3usize).prop_map(|user| Op::BadLogin { user }),
+        3 => (0..16usize).prop_map(|nth| Op::Use { nth }),
+        1 => (0..16usize).prop_map(|nth| Op::Peek { nth }),
+        1 => (0..16usize).prop_map(|nth| Op::Logout { nth }),
+        3 => (0..2000u64).prop_map(|secs| Op::Advance { secs }),
+        1 => (0..3usize).prop_map(|user| Op::ExpireUser { user }),
+        1 => Just(Op::Purge),
+    ]
+}
+
+#[derive(Clone, Debug)]
+struct ModelSession {
+    user: usize,
+    created: i64,
+    last_used: i64,
+    ended: bool,
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    (prop::option::of(60..3600u64), prop::option::of(600..7200u64), any::<bool>(), any::<bool>()).prop_map(
+        |(idle, cap, single, renew)| Policy {
+            idle_timeout: idle.map(Duration::from_secs),
+            absolute_lifetime: cap.map(Duration::from_secs),
+            single_session_per_user: single,
+            renew_on_use: renew,
+            ..Policy::default()
+        },
+    )
+}
+
+fn valid(m: &ModelSession, p: &Policy, now: i64) -> bool {
+    let idle_ok = p.idle_timeout.is_none_or(|d| now < m.last_used + d.as_millis() as i64);
+    let cap_ok = p.absolute_lifetime.is_none_or(|d| now < m.created + d.as_millis() as i64);
+    !m.ended && idle_ok && cap_ok
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_the_model(policy in policy(), ops in prop::collection::vec(op(), 1..80)) {
+        let users = ["ann", "bob", "cy"];
+        let accounts = users.iter().map(|u| Account { name: (*u).into(), password: "pw".into(), ..Account::default() }).collect();
+        let start = Timestamp::from_millis(1_700_000_000_000);
+        let clock = Clock::manual(start);
+        let engine = Engine::new(Setup { stand_id: "t".into(), accounts, policy: policy.clone(), seed: Some(1), clock_start: Some(start) }, clock.clone());
+        let mut tokens: Vec<String> = Vec::new();
+        let mut model: HashMap<String, ModelSession> = HashMap::new();
+
+        for op in ops {
+            let now = clock.now().as_millis();
+            match op {
+                Op::Login { user } => {
+                    let s = engine.login(Login::password(users[user], "pw"), |rng| Minted::token(token::hex_lower(rng, 16))).expect("login");
+                    let t = s.token.to_string();
+                    prop_assert!(!model.contains_key(&t), "token reused");
+                    if policy.single_session_per_user {
+                        for m in model.values_mut().filter(|m| m.user == user) { m.ended = true; }
+                    }
+                    model.insert(t.clone(), ModelSession { user, created: now, last_used: now, ended: false });
+                    tokens.push(t);
+                }
+                Op::BadLogin { user } => {
+                    prop_assert!(engine.login(Login::password(users[user], "nope"), |rng| Minted::token(token::hex_lower(rng, 16))).is_err());
+                }
+                Op::Use { nth } | Op::Peek { nth } => {
+                    let Some(t) = tokens.get(nth) else { continue };
+                    let touch = matches!(op, Op::Use { .. });
+                    let got = if touch { engine.authenticate(t) } else { engine.peek(t) };
+                    let m = model.get_mut(t).expect("issued");
+                    let expect = valid(m, &policy, now);
+                    prop_assert_eq!(got.is_ok(), expect, "use of {} at {}", t, now);
+                    if expect { if touch && policy.renew_on_use { m.last_used = now; } } else { m.ended = true; }
+                }
+                Op::Logout { nth } => {
+                    let Some(t) = tokens.get(nth) else { continue };
+                    let m = model.get_mut(t).expect("issued");
+                    prop_assert_eq!(engine.logout(t).is_ok(), valid(m, &policy, now));
+                    m.ended = true;
+                }
+                Op::Advance { secs } => clock.advance(Duration::from_secs(secs)),
+                Op::ExpireUser { user } => {
+                    let live = model.values().filter(|m| m.user == user && valid(m, &policy, now)).count();
+                    prop_assert_eq!(engine.expire(Which::User(users[user])), live);
+                    for m in model.values_mut().filter(|m| m.user == user) { m.ended = true; }
+                }
+                Op::Purge => { engine.purge(3); }
+            }
+            // After every step: the live set is exactly the model's.
+            let now = clock.now().as_millis();
+            let mut live: Vec<String> = engine.sessions().iter().map(|s| s.token.to_string()).collect();
+            let mut expected: Vec<String> = model.iter().filter(|(_, m)| valid(m, &policy, now)).map(|(t, _)| t.clone()).collect();
+            live.sort();
+            expected.sort();
+            prop_assert_eq!(&live, &expected);
+            if policy.single_session_per_user {
+                for u in users {
+                    prop_assert!(engine.sessions().iter().filter(|s| s.account.name == u).count() <= 1);
+                }
+            }
+            prop_assert!(engine.stored() >= live.len());
+        }
+    }
+}
+
+#[test]
+fn a_client_that_logs_in_forever_leaves_the_store_bounded() {
+    let accounts = vec![Account { name: "poller".into(), password: "pw".into(), ..Account::default() }];
+    let start = Timestamp::from_millis(0);
+    let clock = Clock::manual(start);
+    let engine = Engine::new(
+        Setup { stand_id: "t".into(), accounts, policy: Policy::default(), seed: Some(1), clock_start: Some(start) },
+        clock.clone(),
+    );
+    // One login every 10 s for 100,000 logins (about 11.5 days), never logging out.
+    let mut high = 0;
+    for _ in 0..100_000 {
+        engine.login(Login::password("poller", "pw"), |rng| Minted::token(token::hex_lower(rng, 16))).unwrap();
+        clock.advance(Duration::from_secs(10));
+        high = high.max(engine.stored());
+    }
+    // 30 idle minutes hold 180 logins; amortized purge on login keeps the store near that.
+    assert!(high <= 200, "store grew to {high}");
+    clock.advance(Duration::from_secs(31 * 60));
+    engine.purge(4096);
+    assert_eq!(engine.stored(), 0);
+}

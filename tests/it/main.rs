@@ -1,0 +1,10 @@
+//! One integration test binary, so it links once.
+
+mod cli;
+mod contract;
+mod engine_model;
+mod junos_space;
+mod library;
+// Helpers shared by the profile tests; not every profile uses every one.
+#[allow(dead_code)]
+mod support;

@@ -1,0 +1,162 @@
+//! Test support: in-process stands driven through actix's real request parsing, and a compact
+//! text form of responses for snapshots.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use actix_web::{App, test};
+use base64::Engine as _;
+use standin::scenario::{Scenario, StandSpec};
+use standin::testing::Harness;
+
+/// A stand of one profile in-process, seeded, on a manual clock at 2026-01-01T00:00:00Z.
+pub struct TestStand {
+    pub harness: Harness,
+}
+
+impl TestStand {
+    pub fn new(profile: &str) -> Self {
+        Self::with_scenario(profile, "")
+    }
+
+    /// `extra` is appended to a stand table of this profile (e.g. `[stands.policy]` lines).
+    pub fn with_scenario(profile: &str, extra: &str) -> Self {
+        let text = format!(
+            "seed = 42\n[clock]\nmode = \"manual\"\nstart = \"2026-01-01T00:00:00Z\"\n[[stands]]\nprofile = \"{profile}\"\nport = 0\n{extra}\n"
+        );
+        let scenario = Scenario::parse(&text, "test.toml").expect("test scenario is valid");
+        Self::from_spec(scenario.stands.into_iter().next().expect("one stand"))
+    }
+
+    pub fn from_spec(spec: StandSpec) -> Self {
+        TestStand { harness: Harness::new(spec).expect("stand builds") }
+    }
+
+    pub fn engine(&self) -> &standin::Engine {
+        self.harness.engine()
+    }
+
+    pub fn advance(&self, d: Duration) {
+        self.engine().clock().advance(d);
+    }
+
+    pub async fn call(&self, req: Req) -> Reply {
+        let app = test::init_service(App::new().configure(self.harness.configure())).await;
+        let mut r = test::TestRequest::default()
+            .method(req.method)
+            .uri(&req.uri)
+            .peer_addr("127.0.0.1:50000".parse().expect("addr"));
+        for (k, v) in &req.headers {
+            r = r.insert_header((k.as_str(), v.as_str()));
+        }
+        let resp = test::call_service(&app, r.set_payload(req.body).to_request()).await;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect::<Vec<_>>();
+        let body = test::read_body(resp).await;
+        Reply { status, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+}
+
+/// A request under construction.
+#[derive(Clone, Debug)]
+pub struct Req {
+    pub method: actix_web::http::Method,
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Req {
+    pub fn new(method: &str, uri: &str) -> Self {
+        Req { method: method.parse().expect("method"), uri: uri.into(), headers: vec![], body: vec![] }
+    }
+    pub fn get(uri: &str) -> Self {
+        Self::new("GET", uri)
+    }
+    pub fn post(uri: &str) -> Self {
+        Self::new("POST", uri)
+    }
+    pub fn delete(uri: &str) -> Self {
+        Self::new("DELETE", uri)
+    }
+    pub fn header(mut self, k: &str, v: &str) -> Self {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn basic(self, user: &str, password: &str) -> Self {
+        let v = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+        self.header("Authorization", &format!("Basic {v}"))
+    }
+    pub fn body(mut self, b: impl Into<Vec<u8>>) -> Self {
+        self.body = b.into();
+        self
+    }
+    pub fn json(self, v: serde_json::Value) -> Self {
+        self.header("Content-Type", "application/json").body(v.to_string())
+    }
+    pub fn form(self, pairs: &[(&str, &str)]) -> Self {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+        self.header("Content-Type", "application/x-www-form-urlencoded").body(body)
+    }
+    /// Sends the cookies a jar would have kept from `reply` (name=value of each Set-Cookie).
+    pub fn cookies_from(self, reply: &Reply) -> Self {
+        let jar = reply.cookie_header();
+        if jar.is_empty() { self } else { self.header("Cookie", &jar) }
+    }
+}
+
+/// A response, flattened.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// `name=value` of every Set-Cookie header (attributes dropped), joined as a Cookie header.
+    pub fn cookie_header(&self) -> String {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next())
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == "set-cookie")
+            .filter_map(|(_, v)| v.split(';').next())
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// Status, every header except content-length (sorted by name, order kept within a name), body.
+    pub fn snapshot(&self) -> String {
+        let mut out = format!("HTTP {}\n", self.status);
+        let mut headers: Vec<_> = self.headers.iter().filter(|(n, _)| n != "content-length").collect();
+        headers.sort_by(|a, b| a.0.cmp(&b.0));
+        for (n, v) in headers {
+            let _ = writeln!(out, "{n}: {v}");
+        }
+        out.push('\n');
+        out.push_str(&self.body);
+        out
+    }
+}
