@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Handler, Principal, Profile, escape, xml_declaration};
+use super::{Handler, Operation, Principal, Profile, Semantic, escape, xml_declaration};
 use crate::engine::{Account, Credential, Engine, Login, Minted, Policy, SessionView, token};
 use crate::wire::{Method, Request, Response, basic_credentials, form_pairs, wants};
 
@@ -135,6 +135,40 @@ impl Handler for Stand {
             return Ok(Principal::Account(id));
         }
         Err(self.unauthorized())
+    }
+
+    fn operation(&self, req: &Request) -> Operation {
+        match req.path.strip_prefix(UM) {
+            Some("/login") => Operation::Login,
+            Some("/logout") => Operation::Logout,
+            Some("/login-status") => Operation::Check,
+            _ if req.path.starts_with("/api/") => Operation::Resource,
+            _ => Operation::Other,
+        }
+    }
+
+    fn session_token(&self, req: &Request) -> Option<String> {
+        req.cookie("JSESSIONIDSSO")
+    }
+
+    fn user(&self, req: &Request) -> Option<String> {
+        req.header("authorization").and_then(basic_credentials).map(|(user, _)| user)
+    }
+
+    fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
+        let op = self.operation(req);
+        match event {
+            Semantic::LoginRejected | Semantic::Locked => not_logged_in(),
+            Semantic::Unauthorized => match op {
+                Operation::Login | Operation::Check => not_logged_in(),
+                Operation::Logout => Response::text(401, "Incorrect headers were passed in"),
+                Operation::Resource | Operation::Other => self.unauthorized(),
+            },
+            Semantic::Busy { retry_after } => {
+                jboss_error(503, "Service Unavailable", "The requested service is not currently available.")
+                    .header("Retry-After", retry_after.to_string())
+            }
+        }
     }
 }
 

@@ -40,6 +40,60 @@ pub trait Handler: Send + Sync {
     /// The vendor's session check, for scenario-defined protected resources: who is calling, or
     /// the vendor's own refusal.
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response>;
+    /// Which vendor operation a request is, for fault triggers (`when.op`) and the journal.
+    fn operation(&self, req: &Request) -> Operation;
+    /// The session token the request carries, if any (so a fault can expire it).
+    fn session_token(&self, req: &Request) -> Option<String>;
+    /// The login name the request names in its credentials, if any (for `when.user`).
+    fn user(&self, req: &Request) -> Option<String>;
+    /// A vendor-semantic event rendered in the vendor's own format, as the real server would
+    /// answer it for this request.
+    fn render(&self, engine: &Engine, req: &Request, event: &Semantic) -> Response;
+}
+
+/// The vendor operations fault rules and the journal speak of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Operation {
+    /// Creates a session (every login variant: password, token, node, GET form).
+    Login,
+    /// Ends a session.
+    Logout,
+    /// Validates or renews a session without other effect (login-status, ping, check).
+    Check,
+    /// Any other protected resource.
+    Resource,
+    /// Not a vendor path.
+    Other,
+}
+
+impl Operation {
+    /// The name used in scenarios and the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Login => "login",
+            Operation::Logout => "logout",
+            Operation::Check => "check",
+            Operation::Resource => "resource",
+            Operation::Other => "other",
+        }
+    }
+}
+
+/// A vendor-semantic event that a fault rule asks a profile to render.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Semantic {
+    /// The login is refused as if the credentials were wrong.
+    LoginRejected,
+    /// The request's session is not (or no longer) valid.
+    Unauthorized,
+    /// The account is locked.
+    Locked,
+    /// The server is busy: 503 with `Retry-After` (seconds).
+    Busy {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+    },
 }
 
 /// Who passed a profile's session check.
