@@ -14,7 +14,10 @@
 
 pub mod control;
 pub mod engine;
+pub mod faults;
+pub mod journal;
 pub mod profiles;
+pub mod resources;
 pub mod scenario;
 mod server;
 mod stand;

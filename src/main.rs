@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use standin::control::Access;
 use standin::control::listener::{self, Registry};
 use standin::{Scenario, Stand, profiles};
 
@@ -32,6 +33,10 @@ enum Command {
         /// Seed for every stand: deterministic tokens and draws.
         #[arg(long)]
         seed: Option<u64>,
+        /// Require `Authorization: Bearer <TOKEN>` on every control request (also from
+        /// STANDIN_CONTROL_TOKEN). Needed to listen on a non-loopback --host.
+        #[arg(long, env = "STANDIN_CONTROL_TOKEN", hide_env_values = true)]
+        control_token: Option<String>,
         /// Worker threads per stand.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
         workers: u16,
@@ -56,10 +61,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { files } => check(&files),
-        Command::Serve { scenarios, host, control_port, seed, workers } => {
+        Command::Serve { scenarios, host, control_port, seed, control_token, workers } => {
             init_logs();
+            let options = Options { host, control_port, seed, control_token, workers: usize::from(workers) };
             let system = actix_web::rt::System::new();
-            match system.block_on(serve(scenarios, host, control_port, seed, usize::from(workers))) {
+            match system.block_on(serve(scenarios, options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(message) => {
                     eprintln!("standin: {message}");
@@ -95,13 +101,23 @@ fn check(files: &[PathBuf]) -> ExitCode {
     if failed { ExitCode::from(2) } else { ExitCode::SUCCESS }
 }
 
-async fn serve(
-    files: Vec<PathBuf>,
+struct Options {
     host: IpAddr,
     control_port: u16,
     seed: Option<u64>,
+    control_token: Option<String>,
     workers: usize,
-) -> Result<(), String> {
+}
+
+async fn serve(files: Vec<PathBuf>, options: Options) -> Result<(), String> {
+    let Options { host, control_port, seed, control_token, workers } = options;
+    if !host.is_loopback() && control_token.as_deref().is_none_or(str::is_empty) {
+        return Err(format!(
+            "--host {host} is not a loopback address: the control API would be reachable from the network; \
+             set --control-token (or STANDIN_CONTROL_TOKEN) to allow it"
+        ));
+    }
+    let access = Access { token: control_token.filter(|t| !t.is_empty()).map(Into::into) };
     let mut specs = Vec::new();
     let scenarios = if files.is_empty() {
         vec![Scenario::embedded_default()]
@@ -113,7 +129,8 @@ async fn serve(
             Some(seed) => scenario.with_seed(seed),
             None => scenario,
         };
-        for spec in scenario.stands {
+        for mut spec in scenario.stands {
+            spec.control = access.clone();
             if specs.iter().any(|s: &standin::StandSpec| s.id == spec.id) {
                 return Err(format!("{}: stand id `{}` is used by an earlier scenario file", scenario.origin, spec.id));
             }
@@ -135,7 +152,7 @@ async fn serve(
     let listeners: Vec<TcpListener> =
         specs.iter().map(|s| bind(s.port, &format!("stand `{}`", s.id))).collect::<Result<_, _>>()?;
 
-    let registry = Registry::new(host);
+    let registry = Registry::new(host, access);
     for (spec, l) in specs.into_iter().zip(listeners) {
         if spec.setup.seed.is_some() {
             tracing::warn!(stand = %spec.id, "seeded: tokens are deterministic and guessable; for tests only");

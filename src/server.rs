@@ -1,17 +1,29 @@
 //! The actix-web glue: turns an actix request into a [`Request`] once, and a [`Response`] back.
 
+use std::collections::VecDeque;
+use std::future::Future;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use actix_web::body::SizedStream;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use bytes::Bytes;
+use socket2::SockRef;
 
 use crate::stand::Core;
-use crate::wire::{Request, Response, merge_slashes};
+use crate::wire::{Outcome, Request, Response, Transport, merge_slashes};
 
 /// Largest request body a stand reads; larger ones get 413.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// The accepted socket of a connection, for connection-level faults.
+#[derive(Clone, Copy, Debug)]
+struct ConnFd(RawFd);
 
 /// Starts an actix server for one stand on an already-bound listener.
 pub(crate) fn serve(
@@ -24,6 +36,11 @@ pub(crate) fn serve(
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(5)
+        .on_connect(|conn, ext| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                ext.insert(ConnFd(tcp.as_raw_fd()));
+            }
+        })
         .listen(listener)?
         .run();
     let handle = server.handle();
@@ -45,8 +62,127 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, core: web::Data<Core>
         Err(_) => return to_actix(&core, Response::text(400, "Bad request body")),
     };
     let request = to_request(&req, body);
-    let response = core.handle(&request);
-    to_actix(&core, response)
+    let outcome = core.handle(&request);
+    if !outcome.delay.is_zero() {
+        actix_web::rt::time::sleep(outcome.delay).await;
+    }
+    let fd = req.conn_data::<ConnFd>().copied();
+    apply(&core, outcome, fd)
+}
+
+/// Carries out a connection-level fault on the response bytes.
+fn apply(core: &Core, outcome: Outcome, fd: Option<ConnFd>) -> HttpResponse {
+    let r = outcome.response;
+    match outcome.transport {
+        Transport::Normal => to_actix(core, r),
+        Transport::Reset => {
+            // With SO_LINGER 0 the close that follows the failed body is an RST. The head is
+            // still in actix's write buffer when the body fails, so no byte is sent.
+            if let Some(ConnFd(fd)) = fd {
+                with_socket(fd, |s| s.set_linger(Some(Duration::ZERO)));
+            }
+            stream(core, r, 0, vec![Step::Fail])
+        }
+        Transport::Garbage => {
+            if let Some(ConnFd(fd)) = fd {
+                with_socket(fd, |s| s.send(GARBAGE).map(drop));
+            }
+            stream(core, r, 0, vec![Step::Fail])
+        }
+        Transport::CloseAfterHeaders => {
+            let len = r.body.len() as u64;
+            stream(core, r, len, vec![Step::Flush, Step::Fail])
+        }
+        Transport::Truncate(at) => {
+            let len = r.body.len() as u64;
+            if at >= r.body.len() {
+                return to_actix(core, r);
+            }
+            let head = r.body.slice(..at);
+            stream(core, r, len, vec![Step::Data(head), Step::Flush, Step::Fail])
+        }
+        Transport::Slow { chunk, interval } => {
+            let len = r.body.len() as u64;
+            let mut steps = Vec::new();
+            for (i, part) in r.body.chunks(chunk).enumerate() {
+                if i > 0 {
+                    steps.push(Step::Wait(interval));
+                }
+                steps.push(Step::Data(r.body.slice_ref(part)));
+            }
+            stream(core, r, len, steps)
+        }
+    }
+}
+
+/// What a connection sees after `garbage`: not HTTP.
+const GARBAGE: &[u8] = b"\x16\x03\x01\x00\xff\xfe\x00garbage from standin\r\n\x00\x00";
+
+fn with_socket(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> std::io::Result<()>) {
+    // SAFETY: the fd is the accepted socket of the connection this request arrived on; actix owns
+    // it and keeps it open at least until this handler's response has been written.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    if let Err(e) = f(SockRef::from(&borrowed)) {
+        tracing::debug!(error = %e, "socket option for a connection fault failed");
+    }
+}
+
+fn stream(core: &Core, r: Response, len: u64, steps: Vec<Step>) -> HttpResponse {
+    let mut out = builder(core, &r);
+    let mut response = out.body(SizedStream::new(len, Scripted { steps: steps.into(), sleep: None }));
+    response.head_mut().set_camel_case_headers(true);
+    response
+}
+
+/// A body that plays a script: data, waits, a flush point, a failure that drops the connection.
+struct Scripted {
+    steps: VecDeque<Step>,
+    sleep: Option<Pin<Box<actix_web::rt::time::Sleep>>>,
+}
+
+enum Step {
+    Data(Bytes),
+    Wait(Duration),
+    /// Yield once so that actix writes out what it has buffered.
+    Flush,
+    /// Fail: actix drops the connection without writing what is still buffered.
+    Fail,
+}
+
+impl futures_core::Stream for Scripted {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match self.steps.front_mut() {
+                None => return Poll::Ready(None),
+                Some(Step::Data(_)) => {
+                    if let Some(Step::Data(b)) = self.steps.pop_front() {
+                        return Poll::Ready(Some(Ok(b)));
+                    }
+                }
+                Some(Step::Wait(d)) => {
+                    let d = *d;
+                    let sleep = self.sleep.get_or_insert_with(|| Box::pin(actix_web::rt::time::sleep(d)));
+                    match sleep.as_mut().poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(()) => {
+                            self.sleep = None;
+                            self.steps.pop_front();
+                        }
+                    }
+                }
+                Some(Step::Flush) => {
+                    self.steps.pop_front();
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Some(Step::Fail) => {
+                    return Poll::Ready(Some(Err(std::io::Error::other("standin connection fault"))));
+                }
+            }
+        }
+    }
 }
 
 fn to_request(req: &HttpRequest, body: Bytes) -> Request {
@@ -65,7 +201,7 @@ fn to_request(req: &HttpRequest, body: Bytes) -> Request {
     }
 }
 
-fn to_actix(core: &Core, r: Response) -> HttpResponse {
+fn builder(core: &Core, r: &Response) -> actix_web::HttpResponseBuilder {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut out = HttpResponse::build(status);
     let mut has_date = false;
@@ -80,7 +216,11 @@ fn to_actix(core: &Core, r: Response) -> HttpResponse {
     if !has_date {
         out.insert_header((actix_web::http::header::DATE, core.engine.clock().now().to_http_date()));
     }
-    let mut response = out.body(r.body);
+    out
+}
+
+fn to_actix(core: &Core, r: Response) -> HttpResponse {
+    let mut response = builder(core, &r).body(r.body);
     // Servlet containers send `Set-Cookie`, not `set-cookie`; some snapshot users compare bytes.
     response.head_mut().set_camel_case_headers(true);
     response

@@ -5,12 +5,16 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
 use crate::control;
-use crate::engine::{Clock, Engine, SessionView, Timestamp};
-use crate::profiles::{self, Handler};
-use crate::scenario::{Scenario, StandSpec};
+use crate::engine::{Clock, Engine, Expiry, SessionView, Timestamp, Which};
+use crate::faults::{Action, Facts, Rules, Then, Verdict};
+use crate::journal::{Entry, Journal, mask, mask_query};
+use crate::profiles::{self, Handler, Operation, Semantic};
+use crate::scenario::{Scenario, StandSpec, parse_span};
 use crate::server;
-use crate::wire::{Request, Response};
+use crate::wire::{Outcome, Request, Response, Transport};
 
 /// How often the background purge looks for expired sessions (in wall time).
 const PURGE_EVERY: Duration = Duration::from_millis(500);
@@ -44,11 +48,13 @@ pub enum Error {
     },
 }
 
-/// The part of a stand that requests see: spec, profile handler, engine.
+/// The part of a stand that requests see: spec, profile handler, engine, rules, journal.
 pub(crate) struct Core {
     pub spec: StandSpec,
     pub handler: Box<dyn Handler>,
     pub engine: Engine,
+    pub rules: Mutex<Rules>,
+    pub journal: Mutex<Journal>,
 }
 
 impl Core {
@@ -60,20 +66,152 @@ impl Core {
             None => Clock::system(),
         };
         let engine = Engine::new(spec.setup.clone(), clock);
-        Ok(Core { spec, handler, engine })
+        let rules = Mutex::new(Rules::new(spec.faults.clone()));
+        let journal = Mutex::new(Journal::new(spec.journal));
+        Ok(Core { spec, handler, engine, rules, journal })
     }
 
-    /// Answers one request: the control API under `/__standin/`, the vendor's paths elsewhere.
-    pub fn handle(&self, req: &Request) -> Response {
-        let mut response = if control::is_control(&req.path) {
-            control::stand(self, req)
-        } else {
-            self.handler.handle(&self.engine, req)
+    /// Answers one request: the control API under `/__standin/`; vendor paths through the fault
+    /// rules, the scenario's resources and the profile; each vendor request is journaled.
+    pub fn handle(&self, req: &Request) -> Outcome {
+        if control::is_control(&req.path) {
+            return control::stand(self, req).into();
+        }
+        let engine = &self.engine;
+        let handler = &self.handler;
+        let op = handler.operation(req);
+        let now = engine.clock().now();
+        let token = handler.session_token(req);
+        let before = session_state(engine, token.as_deref());
+        let user = handler.user(req);
+        let verdict = {
+            let mut rules = self.rules.lock();
+            if rules.is_empty() {
+                Verdict::default()
+            } else {
+                rules.evaluate(&Facts { req, op, user: user.clone(), now }, || engine.draw())
+            }
+        };
+        let (response, transport) = match &verdict.action {
+            None => (self.respond(req), Transport::Normal),
+            Some((action, then)) => self.act(req, *action, then, token.as_deref(), user.as_deref()),
+        };
+        let outcome = Outcome { response, transport, delay: verdict.delay };
+        self.record(req, op, user, now, before, token.as_deref(), &outcome, verdict);
+        outcome
+    }
+
+    /// The answer with no fault: a scenario resource (guarded by the profile), else the profile.
+    fn respond(&self, req: &Request) -> Response {
+        let found = self.spec.resources.iter().find_map(|r| r.answer(req).map(|a| (r.public, a)));
+        let mut response = match found {
+            Some((true, answer)) => answer,
+            Some((false, answer)) => match self.handler.guard(&self.engine, req) {
+                Ok(_) => answer,
+                Err(refusal) => refusal,
+            },
+            None => self.handler.handle(&self.engine, req),
         };
         for (name, value) in &self.spec.headers {
             response.headers.push((name.clone().into(), value.clone()));
         }
         response
+    }
+
+    fn act(
+        &self,
+        req: &Request,
+        action: Action,
+        then: &Then,
+        token: Option<&str>,
+        user: Option<&str>,
+    ) -> (Response, Transport) {
+        let render = |event: Semantic| self.handler.render(&self.engine, req, &event);
+        match action {
+            Action::RejectLogin => (render(Semantic::LoginRejected), Transport::Normal),
+            Action::Unauthorized => (render(Semantic::Unauthorized), Transport::Normal),
+            Action::Busy => (render(Semantic::Busy { retry_after: then.retry_after.unwrap_or(30) }), Transport::Normal),
+            Action::ExpireSession => {
+                if let Some(t) = token {
+                    self.engine.expire(Which::Token(t));
+                }
+                (self.respond(req), Transport::Normal)
+            }
+            Action::LockAccount => {
+                if let Some(id) = user.and_then(|u| self.engine.find_account(u, None)) {
+                    self.engine.lock_account(id);
+                }
+                (self.respond(req), Transport::Normal)
+            }
+            Action::Status => {
+                let mut r = Response::new(then.status.unwrap_or(500));
+                for (k, v) in then.headers.iter().flatten() {
+                    r = r.header(k.clone(), v.clone());
+                }
+                (r.body(then.body.clone().unwrap_or_default()), Transport::Normal)
+            }
+            Action::SlowBody => {
+                let interval = then.interval.as_deref().and_then(|i| parse_span(i).ok().flatten()).unwrap_or_default();
+                (self.respond(req), Transport::Slow { chunk: then.chunk.unwrap_or(1).max(1), interval })
+            }
+            Action::Reset => (Response::new(0), Transport::Reset),
+            Action::Garbage => (Response::new(0), Transport::Garbage),
+            Action::CloseAfterHeaders => (self.respond(req), Transport::CloseAfterHeaders),
+            Action::Truncate => (self.respond(req), Transport::Truncate(then.at.unwrap_or(0))),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        req: &Request,
+        op: Operation,
+        user: Option<String>,
+        now: Timestamp,
+        before: &'static str,
+        token: Option<&str>,
+        outcome: &Outcome,
+        verdict: Verdict,
+    ) {
+        let mut secrets: Vec<String> = self.handler.redact(req);
+        secrets.extend(token.map(str::to_owned));
+        let entry = Entry {
+            seq: 0,
+            time: now.to_rfc3339(),
+            method: req.method.as_str().to_owned(),
+            path: mask(&req.path, &secrets),
+            query: mask(&mask_query(&req.query), &secrets),
+            op: op.as_str(),
+            user,
+            status: match outcome.transport {
+                Transport::Reset | Transport::Garbage => 0,
+                _ => outcome.response.status,
+            },
+            transport: outcome.transport.name(),
+            session_before: before,
+            session_after: session_state(&self.engine, token),
+            fired: verdict.fired,
+            draws: verdict.draws,
+            delay_ms: outcome.delay.as_millis() as u64,
+        };
+        self.journal.lock().record(entry);
+    }
+
+    /// Back to the scenario's initial state: engine, rules, journal.
+    pub fn reset(&self) {
+        self.engine.reset();
+        *self.rules.lock() = Rules::new(self.spec.faults.clone());
+        self.journal.lock().clear();
+    }
+}
+
+fn session_state(engine: &Engine, token: Option<&str>) -> &'static str {
+    match token.map(|t| engine.status(t)) {
+        None => "none",
+        Some(None) => "unknown",
+        Some(Some(Ok(()))) => "live",
+        Some(Some(Err(Expiry::Idle))) => "expired-idle",
+        Some(Some(Err(Expiry::Absolute))) => "expired-absolute",
     }
 }
 
@@ -163,15 +301,36 @@ impl Stand {
         self.core.engine.sessions()
     }
 
-    /// Back to the scenario's initial state.
+    /// Back to the scenario's initial state (sessions, activity, clock, seed, faults, journal).
     pub fn reset(&self) {
-        self.core.engine.reset();
+        self.core.reset();
+    }
+
+    /// The last `limit` journal entries, oldest first.
+    pub fn journal(&self, limit: usize) -> Vec<crate::journal::Entry> {
+        self.core.journal.lock().last(limit)
+    }
+
+    /// Adds a fault rule at run time; returns its id.
+    pub fn add_fault(&self, rule: crate::faults::Rule) -> String {
+        self.core.rules.lock().add(rule)
+    }
+
+    /// Removes a fault rule; `false` if there is none with that id.
+    pub fn remove_fault(&self, id: &str) -> bool {
+        self.core.rules.lock().remove(id)
     }
 
     /// Stops accepting, lets in-flight requests finish, and waits for the workers to end.
     pub async fn stop(self) {
         self.purger.abort();
         self.server.stop(true).await;
+    }
+
+    /// Stops at once (in-flight requests are dropped) and waits for the workers to end.
+    pub async fn stop_now(self) {
+        self.purger.abort();
+        self.server.stop(false).await;
     }
 
     /// A handle that stops the server (used by the CLI for graceful shutdown of every stand).

@@ -1,24 +1,31 @@
-//! The control listener: lists the process's stands (and, later, creates and deletes them).
+//! The control listener: lists, creates and deletes the process's stands.
+//!
+//! `POST /__standin/stands` takes a scenario (TOML or JSON) and starts each of its stands on a
+//! fresh port, so parallel tests each get isolated stands in milliseconds.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use parking_lot::Mutex;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::{Access, allowed};
+use crate::scenario::Scenario;
 use crate::stand::Stand;
 
 /// The stands of a process, shared by the CLI and the control listener.
 pub struct Registry {
     host: IpAddr,
+    access: Access,
     stands: Mutex<Vec<Stand>>,
+    created: Mutex<u64>,
 }
 
 impl Registry {
-    /// An empty registry whose new stands listen on `host`.
-    pub fn new(host: IpAddr) -> Arc<Registry> {
-        Arc::new(Registry { host, stands: Mutex::new(Vec::new()) })
+    /// An empty registry whose new stands listen on `host`, with control access rules `access`.
+    pub fn new(host: IpAddr, access: Access) -> Arc<Registry> {
+        Arc::new(Registry { host, access, stands: Mutex::new(Vec::new()), created: Mutex::new(0) })
     }
 
     /// Adds a running stand.
@@ -32,14 +39,53 @@ impl Registry {
     }
 
     /// `{"id","profile","url"}` for every stand.
-    pub fn list(&self) -> Vec<serde_json::Value> {
-        self.stands.lock().iter().map(|s| json!({"id": s.id(), "profile": s.profile(), "url": s.url()})).collect()
+    pub fn list(&self) -> Vec<Value> {
+        self.stands.lock().iter().map(describe).collect()
     }
 
     /// Server handles of every stand, for shutdown.
     pub fn handles(&self) -> Vec<actix_web::dev::ServerHandle> {
         self.stands.lock().iter().map(Stand::server_handle).collect()
     }
+
+    /// Starts every stand of `scenario` on a fresh port; ids already taken get a suffix.
+    pub fn create(&self, scenario: Scenario) -> Result<Vec<Value>, String> {
+        let mut started = Vec::new();
+        for mut spec in scenario.stands {
+            spec.port = 0;
+            spec.control = self.access.clone();
+            {
+                let stands = self.stands.lock();
+                if stands.iter().any(|s| s.id() == spec.id) {
+                    let mut n = self.created.lock();
+                    loop {
+                        *n += 1;
+                        let id = format!("{}-{}", spec.id, *n);
+                        if !stands.iter().any(|s| s.id() == id) {
+                            spec.id = id.clone();
+                            spec.setup.stand_id = id;
+                            break;
+                        }
+                    }
+                }
+            }
+            let stand = Stand::start_spec(spec, self.host, 1).map_err(|e| e.to_string())?;
+            started.push(describe(&stand));
+            self.stands.lock().push(stand);
+        }
+        Ok(started)
+    }
+
+    /// Removes a stand; it stops at once. `None` if there is no such stand.
+    pub fn remove(&self, id: &str) -> Option<Stand> {
+        let mut stands = self.stands.lock();
+        let at = stands.iter().position(|s| s.id() == id)?;
+        Some(stands.remove(at))
+    }
+}
+
+fn describe(s: &Stand) -> Value {
+    json!({"id": s.id(), "profile": s.profile(), "url": s.url()})
 }
 
 /// Serves the control listener on a bound listener.
@@ -59,15 +105,44 @@ pub fn serve(
     Ok(handle)
 }
 
-async fn dispatch(req: HttpRequest, registry: web::Data<Registry>) -> HttpResponse {
-    let json = |status: u16, v: serde_json::Value| {
-        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
-            .content_type("application/json")
-            .body(v.to_string())
-    };
-    match (req.method().as_str(), req.path()) {
+fn json(status: u16, v: Value) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap_or_default())
+        .content_type("application/json")
+        .body(v.to_string())
+}
+
+async fn dispatch(req: HttpRequest, body: web::Bytes, registry: web::Data<Registry>) -> HttpResponse {
+    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok());
+    if let Err((status, message)) = allowed(&registry.access, req.peer_addr().map(|a| a.ip()), auth) {
+        return json(status, json!({"error": message}));
+    }
+    let path = req.path();
+    match (req.method().as_str(), path) {
         ("GET", "/__standin/health") => json(200, json!({"status": "ok"})),
-        ("GET", "/__standin/stands") => json(200, serde_json::Value::Array(registry.list())),
-        _ => json(404, json!({"error": format!("no control endpoint {}", req.path())})),
+        ("GET", "/__standin/stands") => json(200, Value::Array(registry.list())),
+        ("GET", "/__standin/openapi.json") => json(200, super::openapi()),
+        ("POST", "/__standin/stands") => {
+            let text = String::from_utf8_lossy(&body);
+            let scenario = match Scenario::parse(&text, "<request>") {
+                Ok(s) => s,
+                Err(e) => return json(400, json!({"error": e.to_string()})),
+            };
+            match registry.create(scenario) {
+                Ok(stands) => json(201, Value::Array(stands)),
+                Err(e) => json(500, json!({"error": e})),
+            }
+        }
+        ("DELETE", p) if p.starts_with("/__standin/stands/") => {
+            let id = &p["/__standin/stands/".len()..];
+            match registry.remove(id) {
+                Some(stand) => {
+                    stand.stop_now().await;
+                    json(200, json!({"deleted": id}))
+                }
+                None => json(404, json!({"error": format!("no stand `{id}`")})),
+            }
+        }
+        (_, "/__standin/health" | "/__standin/stands") => json(405, json!({"error": "method not allowed"})),
+        _ => json(404, json!({"error": format!("no control endpoint {path}")})),
     }
 }

@@ -1,12 +1,16 @@
 //! The control API: JSON under `/__standin/` on every stand (acting on that stand), and the
 //! control listener that lists stands. It calls the same engine methods as the library API.
 
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
 
 use crate::engine::{SessionView, Timestamp, Which};
+use crate::faults::Rule;
 use crate::scenario::parse_span;
 use crate::stand::Core;
 use crate::wire::{Method, Request, Response, percent_decode};
@@ -26,8 +30,40 @@ pub(crate) fn error(status: u16, message: impl Into<String>) -> Response {
     Response::json(status, &json!({"error": message.into()}))
 }
 
+/// Who may use the control API.
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// With a token, every control request must carry `Authorization: Bearer <token>` (from any
+    /// address); without one, only loopback clients are served.
+    pub token: Option<Arc<str>>,
+}
+
+/// `Ok` if a control request from `peer` with this `Authorization` header may proceed.
+pub fn allowed(access: &Access, peer: Option<IpAddr>, authorization: Option<&str>) -> Result<(), (u16, String)> {
+    match &access.token {
+        Some(token) => {
+            let given = authorization.and_then(|a| a.strip_prefix("Bearer ")).unwrap_or("").trim();
+            if bool::from(given.as_bytes().ct_eq(token.as_bytes())) {
+                Ok(())
+            } else {
+                Err((401, "the control API needs `Authorization: Bearer <control token>`".into()))
+            }
+        }
+        None if peer.is_none_or(|p| p.is_loopback() || p.to_canonical().is_loopback()) => Ok(()),
+        None => Err((403, "the control API only answers loopback clients unless a --control-token is set".into())),
+    }
+}
+
+/// The control API's OpenAPI document.
+pub fn openapi() -> Value {
+    serde_json::from_str(include_str!("openapi.json")).unwrap_or_default()
+}
+
 /// Answers a control request on a stand.
 pub(crate) fn stand(core: &Core, req: &Request) -> Response {
+    if let Err((status, message)) = allowed(&core.spec.control, req.peer, req.header("authorization")) {
+        return error(status, message);
+    }
     let rest = req.path.strip_prefix(PREFIX).unwrap_or("");
     let engine = &core.engine;
     match (&req.method, rest) {
@@ -42,7 +78,7 @@ pub(crate) fn stand(core: &Core, req: &Request) -> Response {
         (&Method::DELETE, "/sessions") => Response::json(200, &json!({"expired": engine.expire(Which::All)})),
         (&Method::GET, "/accounts") => accounts_json(core),
         (&Method::POST, "/reset") => {
-            engine.reset();
+            core.reset();
             Response::json(200, &json!({"status": "reset"}))
         }
         (&Method::DELETE, path) if path.starts_with("/sessions/") => {
@@ -53,9 +89,76 @@ pub(crate) fn stand(core: &Core, req: &Request) -> Response {
                 n => Response::json(200, &json!({"expired": n})),
             }
         }
-        (_, "/health" | "/clock" | "/sessions" | "/accounts" | "/reset") => error(405, "method not allowed"),
+        (&Method::GET, "/faults") => Response::json(200, &Value::Array(core.rules.lock().list())),
+        (&Method::POST, "/faults") => add_fault(core, req),
+        (&Method::DELETE, "/faults") => {
+            core.rules.lock().clear();
+            Response::json(200, &json!({"status": "cleared"}))
+        }
+        (&Method::DELETE, path) if path.starts_with("/faults/") => {
+            let id = percent_decode(&path["/faults/".len()..]).unwrap_or_default();
+            if core.rules.lock().remove(&id) {
+                Response::json(200, &json!({"removed": id}))
+            } else {
+                error(404, format!("no fault rule `{id}`"))
+            }
+        }
+        (&Method::GET, "/journal") => {
+            let limit = req.query_param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(usize::MAX);
+            let journal = core.journal.lock();
+            let entries = serde_json::to_value(journal.last(limit)).unwrap_or_default();
+            Response::json(200, &json!({"total": journal.total(), "entries": entries}))
+        }
+        (&Method::DELETE, "/journal") => {
+            core.journal.lock().clear();
+            Response::json(200, &json!({"status": "cleared"}))
+        }
+        (&Method::GET, "/openapi.json") => Response::json(200, &openapi()),
+        (&Method::GET, "/scenario") => Response::json(200, &scenario_json(core)),
+        (_, "/health" | "/clock" | "/sessions" | "/accounts" | "/reset" | "/faults" | "/journal" | "/scenario") => {
+            error(405, "method not allowed")
+        }
         _ => error(404, format!("no control endpoint {}", req.path)),
     }
+}
+
+fn add_fault(core: &Core, req: &Request) -> Response {
+    let text = String::from_utf8_lossy(&req.body);
+    let parsed: Result<Rule, String> = if text.trim_start().starts_with('{') {
+        let mut de = serde_json::Deserializer::from_str(&text);
+        serde_path_to_error::deserialize(&mut de).map_err(|e| format!("{}: {}", e.path(), e.inner()))
+    } else {
+        toml::from_str(&text).map_err(|e| e.message().to_owned())
+    };
+    match parsed {
+        Ok(rule) => Response::json(201, &json!({"id": core.rules.lock().add(rule)})),
+        Err(e) => error(400, format!("invalid fault rule: {e}")),
+    }
+}
+
+fn scenario_json(core: &Core) -> Value {
+    let spec = &core.spec;
+    let p = &spec.setup.policy;
+    let span = |d: Option<Duration>| d.map(|d| humantime::format_duration(d).to_string());
+    json!({
+        "id": spec.id,
+        "profile": spec.profile.id(),
+        "seed": spec.setup.seed,
+        "clock": spec.manual_clock.map_or_else(|| json!({"mode": "system"}), |t| json!({"mode": "manual", "start": t.to_rfc3339()})),
+        "policy": {
+            "idle_timeout": span(p.idle_timeout),
+            "absolute_lifetime": span(p.absolute_lifetime),
+            "single_session_per_user": p.single_session_per_user,
+            "max_sessions_per_user": p.max_sessions_per_user,
+            "max_sessions": p.max_sessions,
+            "renew_on_use": p.renew_on_use,
+            "lockout_after": p.lockout_after,
+        },
+        "options": spec.options,
+        "accounts": spec.setup.accounts.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        "resources": spec.resources.len(),
+        "journal": spec.journal,
+    })
 }
 
 /// A session as the control API lists it.

@@ -280,6 +280,9 @@ impl Engine {
                 {
                     a.last_failure = Some((now, attempt.peer));
                     a.failures_in_a_row = a.failures_in_a_row.saturating_add(1);
+                    if e == LoginError::BadPassword && policy.lockout_after.is_some_and(|n| a.failures_in_a_row >= n) {
+                        a.locked = true;
+                    }
                 }
                 return Err(e);
             }
@@ -326,6 +329,13 @@ impl Engine {
     /// Validates a token and records the use (renewing its idle timeout if the policy says so).
     pub fn authenticate(&self, token: &str) -> Result<SessionView, Invalid> {
         self.access(token, true)
+    }
+
+    /// The state of a token, changing nothing: `None` if unknown, else valid or why not.
+    pub fn status(&self, token: &str) -> Option<Result<(), Expiry>> {
+        let now = self.clock.now();
+        let state = self.state.lock();
+        state.store.get(token).map(|s| policy::check(s, &self.setup.policy, now))
     }
 
     /// Validates a token without recording a use.

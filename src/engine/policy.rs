@@ -23,6 +23,8 @@ pub struct Policy {
     pub max_sessions: Option<u32>,
     /// Whether a successful use of a session renews its idle timeout.
     pub renew_on_use: bool,
+    /// This many wrong passwords in a row lock the account (`None`: never).
+    pub lockout_after: Option<u32>,
 }
 
 impl Default for Policy {
@@ -34,6 +36,7 @@ impl Default for Policy {
             max_sessions_per_user: None,
             max_sessions: None,
             renew_on_use: true,
+            lockout_after: None,
         }
     }
 }

@@ -49,6 +49,11 @@ pub trait Handler: Send + Sync {
     /// A vendor-semantic event rendered in the vendor's own format, as the real server would
     /// answer it for this request.
     fn render(&self, engine: &Engine, req: &Request, event: &Semantic) -> Response;
+    /// Secrets in the request's path or query (a password in a path segment) that the journal
+    /// must mask; the session token is masked without being listed here.
+    fn redact(&self, _req: &Request) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The vendor operations fault rules and the journal speak of.

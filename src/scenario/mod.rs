@@ -9,8 +9,13 @@ mod raw;
 use std::fmt;
 use std::path::Path;
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use crate::engine::{Account, Policy, Setup, Timestamp};
+use crate::faults::Rule;
 use crate::profiles::Profile;
+use crate::resources::{Resource, guess_content_type};
 
 pub use raw::parse_span;
 
@@ -46,7 +51,18 @@ pub struct StandSpec {
     pub options: serde_json::Value,
     /// Extra headers on every response of the stand.
     pub headers: Vec<(String, String)>,
+    /// Scenario-defined protected resources, matched before the profile's own paths.
+    pub resources: Vec<Resource>,
+    /// Fault rules, in order.
+    pub faults: Vec<Rule>,
+    /// Journal capacity (entries).
+    pub journal: usize,
+    /// Who may use this stand's control API (set by the process, not the scenario).
+    pub control: crate::control::Access,
 }
+
+/// Journal entries a stand keeps unless its scenario says otherwise.
+pub const DEFAULT_JOURNAL: usize = 1000;
 
 /// A scenario error: where, which field, what.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -140,6 +156,11 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The folder `body_file` paths are relative to: the scenario file's own.
+fn base_dir(origin: &str) -> PathBuf {
+    std::path::Path::new(origin).parent().map(PathBuf::from).unwrap_or_default()
+}
+
 /// Line of the `n`th `[[stands]]` header, for errors found after deserializing.
 fn stand_line(text: &str, n: usize) -> (usize, usize) {
     text.match_indices("[[stands]]").nth(n).map_or((0, 0), |(at, _)| line_col(text, at))
@@ -200,6 +221,31 @@ fn build(raw: raw::Scenario, text: &str, origin: &str) -> Result<Scenario, Error
             seed: f.seed.or(raw.seed),
             clock_start: manual_clock,
         };
+        let mut resources = Vec::new();
+        for (r, res) in f.resources.into_iter().flatten().enumerate() {
+            let field = format!(".resources[{r}].body_file");
+            let (body, file) = match (&res.fields.body, &res.fields.body_file) {
+                (_, Some(file)) => {
+                    let path = base_dir(origin).join(file);
+                    let bytes = std::fs::read(&path)
+                        .map_err(|e| err(i, &field, format!("cannot read {}: {e}", path.display())))?;
+                    (bytes, Some(file.as_str()))
+                }
+                (Some(text), None) => (text.clone().into_bytes(), None),
+                (None, None) => (Vec::new(), None),
+            };
+            let content_type =
+                res.fields.content_type.clone().unwrap_or_else(|| guess_content_type(file, &body).to_owned());
+            resources.push(Resource {
+                method: res.method,
+                pattern: res.pattern,
+                status: res.fields.status.unwrap_or(200),
+                content_type,
+                headers: res.fields.headers.unwrap_or_default().into_iter().collect(),
+                body: Arc::new(body.into()),
+                public: res.fields.public,
+            });
+        }
         stands.push(StandSpec {
             id,
             profile,
@@ -208,6 +254,10 @@ fn build(raw: raw::Scenario, text: &str, origin: &str) -> Result<Scenario, Error
             setup,
             options: f.options.unwrap_or(serde_json::Value::Null),
             headers: f.headers.unwrap_or_default().into_iter().collect(),
+            resources,
+            faults: f.faults.unwrap_or_default(),
+            journal: f.journal.unwrap_or(DEFAULT_JOURNAL),
+            control: crate::control::Access::default(),
         });
     }
     Ok(Scenario { origin: origin.into(), stands })
@@ -221,6 +271,7 @@ fn policy(base: Policy, over: raw::Policy) -> Policy {
         max_sessions_per_user: over.max_sessions_per_user.or(base.max_sessions_per_user),
         max_sessions: over.max_sessions.or(base.max_sessions),
         renew_on_use: over.renew_on_use.unwrap_or(base.renew_on_use),
+        lockout_after: over.lockout_after.or(base.lockout_after),
     }
 }
 

@@ -54,6 +54,66 @@ pub(super) struct StandFields {
     pub accounts: Option<Vec<Account>>,
     pub options: Option<serde_json::Value>,
     pub headers: Option<BTreeMap<String, String>>,
+    pub resources: Option<Vec<Resource>>,
+    pub faults: Option<Vec<crate::faults::Rule>>,
+    pub journal: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, try_from = "ResourceFields")]
+pub(super) struct Resource {
+    pub fields: ResourceFields,
+    pub method: Option<actix_web::http::Method>,
+    pub pattern: crate::faults::Pattern,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ResourceFields {
+    pub method: Option<String>,
+    pub path: String,
+    pub status: Option<u16>,
+    pub content_type: Option<String>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub body: Option<String>,
+    pub body_file: Option<String>,
+    #[serde(default)]
+    pub public: bool,
+}
+
+impl TryFrom<ResourceFields> for Resource {
+    type Error = String;
+
+    fn try_from(fields: ResourceFields) -> Result<Self, String> {
+        let method = match fields.method.as_deref() {
+            None | Some("*") => None,
+            Some(m) => Some(
+                actix_web::http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| format!("method: `{m}` is not an HTTP method"))?,
+            ),
+        };
+        let pattern = crate::faults::Pattern::parse(&fields.path).map_err(|e| format!("path: {e}"))?;
+        if let Some(s) = fields.status
+            && !(100..=599).contains(&s)
+        {
+            return Err(format!("status: {s} is not an HTTP status"));
+        }
+        if fields.body.is_some() && fields.body_file.is_some() {
+            return Err("give `body` or `body_file`, not both".into());
+        }
+        check_headers(fields.headers.as_ref())?;
+        Ok(Resource { fields, method, pattern })
+    }
+}
+
+fn check_headers(headers: Option<&BTreeMap<String, String>>) -> Result<(), String> {
+    for (name, value) in headers.into_iter().flatten() {
+        actix_web::http::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("headers: `{name}` is not a valid header name"))?;
+        actix_web::http::header::HeaderValue::from_str(value)
+            .map_err(|_| format!("headers.{name}: not a valid header value"))?;
+    }
+    Ok(())
 }
 
 impl TryFrom<StandFields> for Stand {
@@ -73,12 +133,7 @@ impl TryFrom<StandFields> for Stand {
         if let Some(clock) = &fields.clock {
             clock.check()?;
         }
-        for (name, value) in fields.headers.iter().flatten() {
-            actix_web::http::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("headers: `{name}` is not a valid header name"))?;
-            actix_web::http::header::HeaderValue::from_str(value)
-                .map_err(|_| format!("headers.{name}: not a valid header value"))?;
-        }
+        check_headers(fields.headers.as_ref())?;
         Ok(Stand { fields, profile })
     }
 }
@@ -101,6 +156,7 @@ pub(super) struct Policy {
     pub max_sessions_per_user: Option<u32>,
     pub max_sessions: Option<u32>,
     pub renew_on_use: Option<bool>,
+    pub lockout_after: Option<u32>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

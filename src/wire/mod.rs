@@ -123,10 +123,56 @@ pub fn merge_slashes(path: &str) -> String {
 }
 
 /// What a connection-level fault does to the bytes of a response.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
     /// Send the response as it is.
     Normal,
+    /// Send nothing; reset the connection (RST).
+    Reset,
+    /// Send the status line and headers, then close.
+    CloseAfterHeaders,
+    /// Send the headers and this many bytes of the body, then close.
+    Truncate(usize),
+    /// Send bytes that are not HTTP, then close.
+    Garbage,
+    /// Send the body `chunk` bytes at a time, `interval` apart.
+    Slow {
+        /// Bytes per chunk.
+        chunk: usize,
+        /// Time between chunks.
+        interval: std::time::Duration,
+    },
+}
+
+impl Transport {
+    /// The name used in scenarios and the journal (`None` for normal).
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Transport::Normal => None,
+            Transport::Reset => Some("reset"),
+            Transport::CloseAfterHeaders => Some("close-after-headers"),
+            Transport::Truncate(_) => Some("truncate"),
+            Transport::Garbage => Some("garbage"),
+            Transport::Slow { .. } => Some("slow-body"),
+        }
+    }
+}
+
+/// A response plus what the connection layer must do with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The response.
+    pub response: Response,
+    /// Connection-level fault.
+    pub transport: Transport,
+    /// Wait this long before answering.
+    pub delay: std::time::Duration,
+}
+
+impl From<Response> for Outcome {
+    fn from(response: Response) -> Outcome {
+        Outcome { response, transport: Transport::Normal, delay: std::time::Duration::ZERO }
+    }
 }
 
 /// An HTTP response as a profile builds it.
