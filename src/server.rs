@@ -81,13 +81,14 @@ fn apply(core: &Core, outcome: Outcome, fd: Option<ConnFd>) -> HttpResponse {
             if let Some(ConnFd(fd)) = fd {
                 with_socket(fd, |s| s.set_linger(Some(Duration::ZERO)));
             }
-            stream(core, r, 0, vec![Step::Fail])
+            // A non-zero length, or actix would skip the body (and its failure) altogether.
+            stream(core, r, 1, vec![Step::Fail])
         }
         Transport::Garbage => {
             if let Some(ConnFd(fd)) = fd {
                 with_socket(fd, |s| s.send(GARBAGE).map(drop));
             }
-            stream(core, r, 0, vec![Step::Fail])
+            stream(core, r, 1, vec![Step::Fail])
         }
         Transport::CloseAfterHeaders => {
             let len = r.body.len() as u64;
