@@ -102,11 +102,7 @@ impl Profile for InfiniteBlue {
     }
 
     fn default_policy(&self) -> Policy {
-        Policy {
-            idle_timeout: Some(Duration::from_secs(60 * 60)),
-            single_session_per_user: true,
-            ..Policy::default()
-        }
+        Policy { idle_timeout: Some(Duration::from_secs(60 * 60)), single_session_per_user: true, ..Policy::default() }
     }
 
     fn default_accounts(&self) -> Vec<Account> {

@@ -21,7 +21,10 @@ fn stand() -> TestStand {
 
 fn scenario_stand() -> TestStand {
     TestStand::from_spec(
-        standin::Scenario::load("scenarios/infinite-blue-idle-expiry.toml".as_ref()).expect("scenario").stands.remove(0),
+        standin::Scenario::load("scenarios/infinite-blue-idle-expiry.toml".as_ref())
+            .expect("scenario")
+            .stands
+            .remove(0),
     )
 }
 
@@ -78,9 +81,8 @@ async fn login_by_query_answers_the_documented_json() {
 #[actix_web::test]
 async fn login_by_post_form_answers_json() {
     let s = stand();
-    let r = s
-        .call(Req::post(LOGIN).form(&[("loginName", "admin"), ("password", "password"), ("output", "json")]))
-        .await;
+    let r =
+        s.call(Req::post(LOGIN).form(&[("loginName", "admin"), ("password", "password"), ("output", "json")])).await;
     assert_snapshot!(r.snapshot());
     // A hand-built body without a Content-Type is read as a form too.
     let r = s.call(Req::post(LOGIN).body("loginName=admin&password=password&output=json")).await;
@@ -222,10 +224,7 @@ async fn cust_id_selects_the_customer_and_names_it_in_the_session_id() {
     assert_eq!(r.status, 401, "without custId the name finds the first customer's admin");
     let r = s
         .call(
-            Req::get(LOGIN)
-                .header("loginName", "admin")
-                .header("password", "other-password")
-                .header("custId", "1234"),
+            Req::get(LOGIN).header("loginName", "admin").header("password", "other-password").header("custId", "1234"),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -292,9 +291,8 @@ async fn the_session_suffix_is_an_option() {
 async fn sessions_idle_out_after_60_minutes_and_per_customer_timeouts_apply() {
     let s = scenario_stand();
     let a = session_id(&s.call(header_login()).await);
-    let b = session_id(
-        &s.call(Req::get(&format!("{LOGIN}?loginName=admin&password=other-password&custId=1234"))).await,
-    );
+    let b =
+        session_id(&s.call(Req::get(&format!("{LOGIN}?loginName=admin&password=other-password&custId=1234"))).await);
     for _ in 0..5 {
         s.advance(Duration::from_secs(59 * 60));
         assert_eq!(s.call(select(&a, "json")).await.status, 400, "used every 59 minutes: still live");
@@ -303,9 +301,8 @@ async fn sessions_idle_out_after_60_minutes_and_per_customer_timeouts_apply() {
     assert_eq!(s.call(select(&a, "json")).await.body, EXPIRED_JSON);
     assert_eq!(s.call(select(&b, "json")).await.body, EXPIRED_JSON, "customer 1234 idles out after 10 minutes");
 
-    let b = session_id(
-        &s.call(Req::get(&format!("{LOGIN}?loginName=admin&password=other-password&custId=1234"))).await,
-    );
+    let b =
+        session_id(&s.call(Req::get(&format!("{LOGIN}?loginName=admin&password=other-password&custId=1234"))).await);
     s.advance(Duration::from_secs(9 * 60));
     assert_eq!(s.call(select(&b, "json")).await.status, 400);
     s.advance(Duration::from_secs(10 * 60));
@@ -454,7 +451,10 @@ async fn a_client_follows_the_documented_flow_over_a_real_socket() {
     let body = r.text().await.unwrap();
     let id = body.split("<sessionId>").nth(1).and_then(|r| r.split('<').next()).expect("id").to_owned();
     assert!(id.starts_with(' '), "documented leading space: {body}");
-    let select = format!("{url}{SELECT}?{}", encode(&[("sessionId", &id), ("query", "SELECT id FROM USER"), ("output", "json")]));
+    let select = format!(
+        "{url}{SELECT}?{}",
+        encode(&[("sessionId", &id), ("query", "SELECT id FROM USER"), ("output", "json")])
+    );
     let r = c.get(&select).send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().await.unwrap().contains("not emulated"));
