@@ -5,6 +5,7 @@
 //! copy a neighbour's file, rename, list it in `ALL`, add it to the default scenario and the
 //! contract table.
 
+pub mod infinite_blue;
 pub mod junos_space;
 mod xml;
 
@@ -111,7 +112,7 @@ pub enum Principal {
 }
 
 /// Every profile, in default-port order.
-pub static ALL: &[&dyn Profile] = &[&junos_space::JunosSpace];
+pub static ALL: &[&dyn Profile] = &[&junos_space::JunosSpace, &infinite_blue::InfiniteBlue];
 
 /// The profile called `id`.
 pub fn find(id: &str) -> Option<&'static dyn Profile> {

@@ -60,9 +60,38 @@ pub fn junos_space() -> Vendor {
     }
 }
 
+pub fn infinite_blue() -> Vendor {
+    /// The sessionId of an XML login answer (the documented leading space trimmed).
+    fn id(r: &Reply) -> String {
+        r.body.split("<sessionId>").nth(1).and_then(|s| s.split('<').next()).unwrap_or_default().trim().to_owned()
+    }
+    Vendor {
+        profile: "infinite-blue",
+        user: "admin",
+        password: "password",
+        login: |u, p| Req::get("/rest/api/login").header("loginName", u).header("password", p),
+        login_ok: 200,
+        login_rejected: 401,
+        // A missing parameter is `status="fail"` 400, not the login error.
+        no_credentials: || Req::get("/rest/api/login"),
+        no_credentials_status: 400,
+        malformed: Some((|| Req::get("/rest/api/login?loginName=admin&password=password&output=yaml"), 400)),
+        // selectQuery without a scenario resource: past the session check, `status="fail"` 400
+        // "not emulated"; an ended session gets the 401 login error instead.
+        use_session: |r| Req::get(&format!("/rest/api/selectQuery?sessionId={}&query=SELECT%201", id(r))),
+        use_ok: 400,
+        use_rejected: 401,
+        logout: |r| Req::get(&format!("/rest/api/logout?sessionId={}", id(r))),
+        logout_ok: 200,
+        logout_again: 401,
+        idle: Duration::from_secs(60 * 60),
+    }
+}
+
 #[template]
 #[rstest]
 #[case::junos_space(junos_space())]
+#[case::infinite_blue(infinite_blue())]
 fn vendors(#[case] v: Vendor) {}
 
 async fn logged_in(v: &Vendor) -> (TestStand, Reply) {

@@ -4,6 +4,7 @@ mod cli;
 mod contract;
 mod engine_model;
 mod faults;
+mod infinite_blue;
 mod junos_space;
 mod library;
 // Helpers shared by the profile tests; not every profile uses every one.
