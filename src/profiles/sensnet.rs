@@ -142,9 +142,7 @@ impl Handler for Stand {
                 Err(_) => Response::new(204),
             },
             Route::Logout(ticket) => match engine.logout(&decode(ticket)) {
-                Ok(_) => {
-                    Response::with(200, &self.options.logout_content_type, self.options.logout_body.clone())
-                }
+                Ok(_) => Response::with(200, &self.options.logout_content_type, self.options.logout_body.clone()),
                 Err(_) => Response::new(204),
             },
             Route::NotAllowed(allow) => Response::new(405).header("Allow", allow),
@@ -203,9 +201,10 @@ impl Stand {
     fn new(options: Options) -> Result<Stand, String> {
         let offset = parse_offset(&options.time_zone)
             .ok_or_else(|| format!("options.time_zone: `{}` is not an offset such as `+02:00`", options.time_zone))?;
-        for (name, status) in
-            [("login_failure_status", options.login_failure_status), ("unauthorized_status", options.unauthorized_status)]
-        {
+        for (name, status) in [
+            ("login_failure_status", options.login_failure_status),
+            ("unauthorized_status", options.unauthorized_status),
+        ] {
             if !(100..=599).contains(&status) {
                 return Err(format!("options.{name}: {status} is not an HTTP status"));
             }
@@ -215,7 +214,10 @@ impl Stand {
             return Err(format!("options.token_header: `{}` is not a header name", options.token_header));
         }
         if options.logout_content_type.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
-            return Err(format!("options.logout_content_type: `{}` is not a header value", options.logout_content_type));
+            return Err(format!(
+                "options.logout_content_type: `{}` is not a header value",
+                options.logout_content_type
+            ));
         }
         let token_header = options.token_header.to_ascii_lowercase();
         Ok(Stand { options, offset, token_header })
@@ -448,6 +450,80 @@ mod tests {
         assert_eq!(engine.sessions()[0].note.as_deref(), Some("[0:0:0:0:0:0:0:1 GET] Java-client"));
     }
 
+    fn logged_in(h: &dyn Handler, engine: &Engine) -> String {
+        let req = Request::new(Method::GET, "/sn/rest/api/login/test1%40test.domain/password/x");
+        let r = h.handle(engine, &req);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        body["loginSession"]["token"].as_str().expect("token").to_owned()
+    }
+
+    #[test]
+    fn guard_takes_the_ticket_as_token_parameter_or_x_auth_token_header_and_renews_it() {
+        let (h, engine) = stand(serde_json::Value::Null);
+        let t = logged_in(&*h, &engine);
+        engine.clock().advance(Duration::from_secs(3600));
+        let by_query = Request::new(Method::GET, &format!("/sn/rest/data?token={t}"));
+        let Ok(Principal::Session(s)) = h.guard(&engine, &by_query) else { panic!("query ticket accepted") };
+        assert_eq!(s.last_used, engine.clock().now(), "a use renews validity");
+        let by_header = Request::new(Method::GET, "/sn/rest/data").with_header("X-Auth-Token", &t);
+        assert!(h.guard(&engine, &by_header).is_ok());
+        assert_eq!(h.session_token(&by_header).as_deref(), Some(t.as_str()));
+        for bad in [
+            Request::new(Method::GET, "/sn/rest/data"),
+            Request::new(Method::GET, "/sn/rest/data?token=nope"),
+            Request::new(Method::GET, "/sn/rest/data").with_header("x-auth-token", "nope"),
+        ] {
+            let r = h.guard(&engine, &bad).expect_err("refused");
+            assert_eq!((r.status, r.body.len(), r.headers.len()), (401, 0, 0));
+        }
+        engine.logout(&t).expect("live");
+        assert!(h.guard(&engine, &by_header).is_err(), "a logged-out ticket is refused");
+    }
+
+    #[test]
+    fn guard_carriers_are_configurable() {
+        let (h, engine) = stand(json!({"token_param": "", "token_header": "X-Ticket", "unauthorized_status": 403}));
+        let t = logged_in(&*h, &engine);
+        let by_query = Request::new(Method::GET, &format!("/sn/rest/data?token={t}"));
+        assert_eq!(h.guard(&engine, &by_query).err().map(|r| r.status), Some(403));
+        let by_header = Request::new(Method::GET, "/sn/rest/data").with_header("X-Ticket", &t);
+        assert!(h.guard(&engine, &by_header).is_ok());
+    }
+
+    #[test]
+    fn semantic_events_render_as_the_vendor_would() {
+        let (h, engine) = stand(serde_json::Value::Null);
+        let login = Request::new(Method::POST, "/sn/rest/api/login").with_body("u=test1%40test.domain&p=x");
+        let check = Request::new(Method::GET, "/sn/rest/api/5a1e4c2e-0000-4000-8000-000000000000");
+        let logout = Request::new(Method::DELETE, "/sn/rest/api/logout/abc");
+        let resource = Request::new(Method::GET, "/sn/rest/data");
+        let render = |req: &Request, e: Semantic| h.render(&engine, req, &e);
+        assert_eq!(render(&login, Semantic::LoginRejected), Response::new(401));
+        assert_eq!(render(&login, Semantic::Locked), Response::new(401));
+        assert_eq!(render(&login, Semantic::Unauthorized), Response::new(401));
+        assert_eq!(render(&check, Semantic::Unauthorized), Response::new(204));
+        assert_eq!(render(&logout, Semantic::Unauthorized), Response::new(204));
+        assert_eq!(render(&resource, Semantic::Unauthorized), Response::new(401));
+        assert_eq!(render(&check, Semantic::Busy { retry_after: 30 }), Response::new(503).header("Retry-After", "30"));
+    }
+
+    #[test]
+    fn operations_tokens_and_users_are_read_from_the_request() {
+        let (h, _) = stand(serde_json::Value::Null);
+        let form = Request::new(Method::POST, "/sn/rest/api/login")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body("u=a%40b&p=x&u=ignored");
+        assert_eq!((h.operation(&form), h.user(&form).as_deref()), (Operation::Login, Some("a@b")));
+        let path = Request::new(Method::GET, "/sn/rest/api/login/a%40b/x/");
+        assert_eq!((h.operation(&path), h.user(&path).as_deref()), (Operation::Login, Some("a@b")));
+        let check = Request::new(Method::GET, "/sn/rest/api/check/t%2D1");
+        assert_eq!((h.operation(&check), h.session_token(&check).as_deref()), (Operation::Check, Some("t-1")));
+        let logout = Request::new(Method::DELETE, "/sn/rest/api/t1");
+        assert_eq!((h.operation(&logout), h.session_token(&logout).as_deref()), (Operation::Logout, Some("t1")));
+        assert_eq!(h.operation(&Request::new(Method::GET, "/sn/rest/data")), Operation::Resource);
+        assert_eq!(h.operation(&Request::new(Method::GET, "/favicon.ico")), Operation::Other);
+    }
+
     #[test]
     fn offsets_parse_within_java_range() {
         assert_eq!(parse_offset("+02:00"), Some(120));
@@ -462,9 +538,8 @@ mod tests {
     #[test]
     fn dates_print_in_the_stand_time_zone() {
         let t = Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
-        let date = |o: serde_json::Value| {
-            Stand::new(crate::profiles::options(&o).expect("options")).expect("valid").date(t)
-        };
+        let date =
+            |o: serde_json::Value| Stand::new(crate::profiles::options(&o).expect("options")).expect("valid").date(t);
         assert_eq!(date(serde_json::Value::Null), "2026-01-01T02:00:00.000+02:00");
         assert_eq!(date(json!({"time_zone": "-05:30"})), "2025-12-31T18:30:00.000-05:30");
         assert_eq!(date(json!({"time_zone": "+00:00"})), "2026-01-01T00:00:00.000Z");

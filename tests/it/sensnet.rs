@@ -197,6 +197,16 @@ async fn the_cap_is_configurable() {
 }
 
 #[actix_web::test]
+async fn a_ticket_that_never_expires_has_no_valid_until() {
+    let s =
+        TestStand::with_scenario("sensnet", "[stands.policy]\nidle_timeout = \"none\"\nabsolute_lifetime = \"none\"");
+    let r = s.call(form_login()).await;
+    assert!(r.json()["loginSession"].get("validUntil").is_none(), "{}", r.body);
+    let r = s.call(form_login().header("Accept", "application/xml")).await;
+    assert!(!r.body.contains("validUntil"), "{}", r.body);
+}
+
+#[actix_web::test]
 async fn percent_encoded_path_segments_decode_and_plus_stays_literal() {
     let s = TestStand::with_scenario(
         "sensnet",
