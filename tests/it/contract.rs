@@ -88,10 +88,36 @@ pub fn infinite_blue() -> Vendor {
     }
 }
 
+pub fn sensnet() -> Vendor {
+    fn ticket(r: &Reply) -> String {
+        r.json()["loginSession"]["token"].as_str().expect("a ticket").to_owned()
+    }
+    Vendor {
+        profile: "sensnet",
+        user: "test1@test.domain",
+        password: "password",
+        login: |u, p| Req::post("/sn/rest/api/login").form(&[("u", u), ("p", p), ("n", "contract")]),
+        login_ok: 200,
+        login_rejected: 401,
+        no_credentials: || Req::post("/sn/rest/api/login"),
+        no_credentials_status: 401,
+        // A form body cannot be malformed: whatever it holds is read leniently.
+        malformed: None,
+        use_session: |r| Req::get(&format!("/sn/rest/api/{}", ticket(r))),
+        use_ok: 200,
+        use_rejected: 204,
+        logout: |r| Req::delete(&format!("/sn/rest/api/{}", ticket(r))),
+        logout_ok: 200,
+        logout_again: 204,
+        idle: Duration::from_secs(3 * 3600),
+    }
+}
+
 #[template]
 #[rstest]
 #[case::junos_space(junos_space())]
 #[case::infinite_blue(infinite_blue())]
+#[case::sensnet(sensnet())]
 fn vendors(#[case] v: Vendor) {}
 
 async fn logged_in(v: &Vendor) -> (TestStand, Reply) {

@@ -1,0 +1,569 @@
+//! `sensnet`: SensNet sign-on ticket service, System-to-User REST API (spec/sensnet.md).
+//!
+//! Login (form POST or the GET path form) issues a ticket, a UUID v4 carried in the URL path of
+//! check and logout, and answered as a `LoginSession` object (JSON, or XML when asked). Validity
+//! slides with every check (3 h idle) up to an absolute cap (24 h); both are the engine's policy,
+//! and `validUntil` is the engine's `expires_at` printed in the stand's fixed time zone. A dead
+//! ticket checks as 204 No Content, as the vendor documents.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Handler, Operation, Principal, Profile, Semantic, xml_declaration};
+use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
+use crate::wire::{Method, Request, Response, form_pairs};
+
+/// The registry entry.
+pub struct SensNet;
+
+const API: &str = "/sn/rest/api";
+
+/// The [DEFAULT]s a scenario can override under `options`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// The stand's time zone as a fixed UTC offset, `+hh:mm` or `-hh:mm` (`Z` = `+00:00`); the
+    /// docs' server printed `+02:00`.
+    pub time_zone: String,
+    /// How a zero offset prints: `Z` (JAXB's xsd:dateTime printer, which printed the docs'
+    /// `+02:00` form) or `+00:00`.
+    pub zero_offset: ZeroOffset,
+    /// Status of a refused login (body empty).
+    pub login_failure_status: u16,
+    /// Status of a scenario-defined protected resource called without a live ticket (body empty).
+    pub unauthorized_status: u16,
+    /// Body of a successful logout (the vendor's Java client returns a boolean).
+    pub logout_body: String,
+    /// Content type of a successful logout.
+    pub logout_content_type: String,
+    /// Whether `GET check/{token}` and `DELETE logout/{token}` work besides the documented
+    /// `GET {token}` and `DELETE {token}`.
+    pub aliases: bool,
+    /// Whether `Accept: application/xml` gets the `LoginSession` as XML (else always JSON).
+    pub xml: bool,
+    /// Query parameter carrying the ticket to protected resources (`""`: not accepted there).
+    pub token_param: String,
+    /// Header carrying the ticket to protected resources (`""`: not accepted there).
+    pub token_header: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            time_zone: "+02:00".into(),
+            zero_offset: ZeroOffset::Z,
+            login_failure_status: 401,
+            unauthorized_status: 401,
+            logout_body: "true".into(),
+            logout_content_type: "application/json".into(),
+            aliases: true,
+            xml: true,
+            token_param: "token".into(),
+            token_header: "X-Auth-Token".into(),
+        }
+    }
+}
+
+/// How a zero UTC offset prints in dates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum ZeroOffset {
+    /// `2026-01-01T00:00:00.000Z`.
+    #[serde(rename = "Z")]
+    Z,
+    /// `2026-01-01T00:00:00.000+00:00`.
+    #[serde(rename = "+00:00")]
+    Numeric,
+}
+
+impl Profile for SensNet {
+    fn id(&self) -> &'static str {
+        "sensnet"
+    }
+
+    fn default_port(&self) -> u16 {
+        7404
+    }
+
+    fn summary(&self) -> &'static str {
+        "SensNet sign-on: UUID ticket in the URL path, 3-h sliding validity capped at 24 h"
+    }
+
+    fn default_policy(&self) -> Policy {
+        Policy {
+            idle_timeout: Some(Duration::from_secs(3 * 3600)),
+            absolute_lifetime: Some(Duration::from_secs(24 * 3600)),
+            ..Policy::default()
+        }
+    }
+
+    fn default_accounts(&self) -> Vec<Account> {
+        vec![Account { name: "test1@test.domain".into(), password: "password".into(), id: 3, ..Account::default() }]
+    }
+
+    fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {
+        Ok(Box::new(Stand::new(super::options(options)?)?))
+    }
+}
+
+struct Stand {
+    options: Options,
+    /// The time zone's offset from UTC, in minutes.
+    offset: i32,
+    /// `options.token_header`, lowercase for lookup.
+    token_header: String,
+}
+
+/// What a request to the vendor's paths asks for.
+enum Route<'a> {
+    LoginForm,
+    LoginPath { user: &'a str, password: &'a str, note: Option<&'a str> },
+    Check(&'a str),
+    Logout(&'a str),
+    NotAllowed(&'static str),
+    NotFound,
+}
+
+impl Handler for Stand {
+    fn handle(&self, engine: &Engine, req: &Request) -> Response {
+        match self.route(req) {
+            Route::LoginForm => {
+                let form = LoginForm::from_body(req);
+                self.login(engine, req, &form.user, &form.password, &form.note)
+            }
+            Route::LoginPath { user, password, note } => {
+                let note = note.map(decode).unwrap_or_default();
+                self.login(engine, req, &decode(user), &decode(password), &note)
+            }
+            Route::Check(ticket) => match engine.authenticate(&decode(ticket)) {
+                Ok(s) => self.login_session(req, &s),
+                Err(_) => Response::new(204),
+            },
+            Route::Logout(ticket) => match engine.logout(&decode(ticket)) {
+                Ok(_) => Response::with(200, &self.options.logout_content_type, self.options.logout_body.clone()),
+                Err(_) => Response::new(204),
+            },
+            Route::NotAllowed(allow) => Response::new(405).header("Allow", allow),
+            Route::NotFound => Response::new(404),
+        }
+    }
+
+    fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
+        match self.carried_ticket(req).map(|t| engine.authenticate(&t)) {
+            Some(Ok(s)) => Ok(Principal::Session(Box::new(s))),
+            _ => Err(Response::new(self.options.unauthorized_status)),
+        }
+    }
+
+    fn operation(&self, req: &Request) -> Operation {
+        match self.route(req) {
+            Route::LoginForm | Route::LoginPath { .. } => Operation::Login,
+            Route::Check(_) => Operation::Check,
+            Route::Logout(_) => Operation::Logout,
+            Route::NotAllowed(_) | Route::NotFound if req.path.starts_with("/sn/") => Operation::Resource,
+            Route::NotAllowed(_) | Route::NotFound => Operation::Other,
+        }
+    }
+
+    fn session_token(&self, req: &Request) -> Option<String> {
+        match self.route(req) {
+            Route::Check(ticket) | Route::Logout(ticket) => Some(decode(ticket)),
+            Route::LoginForm | Route::LoginPath { .. } => None,
+            Route::NotAllowed(_) | Route::NotFound => self.carried_ticket(req),
+        }
+    }
+
+    fn user(&self, req: &Request) -> Option<String> {
+        match self.route(req) {
+            Route::LoginForm => Some(LoginForm::from_body(req).user),
+            Route::LoginPath { user, .. } => Some(decode(user)),
+            _ => None,
+        }
+    }
+
+    fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
+        match event {
+            Semantic::LoginRejected | Semantic::Locked => Response::new(self.options.login_failure_status),
+            Semantic::Unauthorized => match self.operation(req) {
+                // A dead ticket "just returns HTTP 204 No content".
+                Operation::Check | Operation::Logout => Response::new(204),
+                Operation::Login => Response::new(self.options.login_failure_status),
+                Operation::Resource | Operation::Other => Response::new(self.options.unauthorized_status),
+            },
+            Semantic::Busy { retry_after } => Response::new(503).header("Retry-After", retry_after.to_string()),
+        }
+    }
+}
+
+impl Stand {
+    fn new(options: Options) -> Result<Stand, String> {
+        let offset = parse_offset(&options.time_zone)
+            .ok_or_else(|| format!("options.time_zone: `{}` is not an offset such as `+02:00`", options.time_zone))?;
+        for (name, status) in [
+            ("login_failure_status", options.login_failure_status),
+            ("unauthorized_status", options.unauthorized_status),
+        ] {
+            if !(100..=599).contains(&status) {
+                return Err(format!("options.{name}: {status} is not an HTTP status"));
+            }
+        }
+        let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        if !options.token_header.bytes().all(tchar) {
+            return Err(format!("options.token_header: `{}` is not a header name", options.token_header));
+        }
+        if options.logout_content_type.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(format!(
+                "options.logout_content_type: `{}` is not a header value",
+                options.logout_content_type
+            ));
+        }
+        let token_header = options.token_header.to_ascii_lowercase();
+        Ok(Stand { options, offset, token_header })
+    }
+
+    fn route<'a>(&self, req: &'a Request) -> Route<'a> {
+        let Some(segments) = req.segments_after(API) else { return Route::NotFound };
+        let get = req.method == Method::GET;
+        let delete = req.method == Method::DELETE;
+        match segments.as_slice() {
+            ["login"] if req.method == Method::POST => Route::LoginForm,
+            ["login"] => Route::NotAllowed("POST"),
+            ["login", user, password] if get => Route::LoginPath { user, password, note: None },
+            ["login", user, password, note] if get => Route::LoginPath { user, password, note: Some(note) },
+            ["login", _, _] | ["login", _, _, _] => Route::NotAllowed("GET"),
+            ["check", ticket] if self.options.aliases && get => Route::Check(ticket),
+            ["check", _] if self.options.aliases => Route::NotAllowed("GET"),
+            ["logout", ticket] if self.options.aliases && delete => Route::Logout(ticket),
+            ["logout", _] if self.options.aliases => Route::NotAllowed("DELETE"),
+            [ticket] if !ticket.is_empty() && get => Route::Check(ticket),
+            [ticket] if !ticket.is_empty() && delete => Route::Logout(ticket),
+            [ticket] if !ticket.is_empty() => Route::NotAllowed("DELETE, GET"),
+            _ => Route::NotFound,
+        }
+    }
+
+    fn login(&self, engine: &Engine, req: &Request, user: &str, password: &str, note: &str) -> Response {
+        let note = format!("[{} {}] {note}", java_host_address(req.peer), req.method);
+        let attempt = Login::password(user, password).from_peer(req.peer);
+        let minted = engine.login(attempt, |rng| Minted { token: token::uuid_v4(rng), note: Some(note.clone()) });
+        match minted {
+            Ok(s) => self.login_session(req, &s),
+            Err(_) => Response::new(self.options.login_failure_status),
+        }
+    }
+
+    /// The ticket a protected resource call carries: query parameter first, then the header.
+    fn carried_ticket(&self, req: &Request) -> Option<String> {
+        let from_query = || (!self.options.token_param.is_empty()).then(|| req.query_param(&self.options.token_param));
+        let from_header =
+            || (!self.token_header.is_empty()).then(|| req.header(&self.token_header).map(str::to_owned)).flatten();
+        from_query().flatten().or_else(from_header)
+    }
+
+    /// The `LoginSession` object, keys in the documented (alphabetical) order.
+    fn login_session(&self, req: &Request, s: &SessionView) -> Response {
+        let created = self.date(s.created);
+        let valid_until = s.expires_at.map(|t| self.date(t));
+        let note = s.note.as_deref().unwrap_or_default();
+        let roles = &s.account.roles;
+        if self.options.xml && prefers_xml(req.header("accept")) {
+            let mut body = format!(
+                "{}<loginSession><created>{created}</created><id>{}</id><idUser>{}</idUser><note>{}</note>",
+                xml_declaration(),
+                s.serial,
+                s.account.id,
+                text(note)
+            );
+            for role in roles {
+                body += &format!("<roleArray>{}</roleArray>", text(role));
+            }
+            body += &format!("<token>{}</token><username>{}</username>", text(&s.token), text(&s.account.name));
+            if let Some(v) = &valid_until {
+                body += &format!("<validUntil>{v}</validUntil>");
+            }
+            body += "</loginSession>";
+            return Response::with(200, "application/xml", body);
+        }
+        let mut session = json!({
+            "created": created,
+            "id": s.serial,
+            "idUser": s.account.id,
+            "note": note,
+            "roleArray": roles,
+            "token": &*s.token,
+            "username": s.account.name,
+        });
+        if let (Some(v), Some(map)) = (valid_until, session.as_object_mut()) {
+            map.insert("validUntil".into(), v.into());
+        }
+        Response::json(200, &json!({ "loginSession": session }))
+    }
+
+    /// ISO-8601 with milliseconds in the stand's time zone: `2015-07-14T15:40:52.738+02:00`.
+    fn date(&self, t: Timestamp) -> String {
+        let local = Timestamp::from_millis(t.as_millis().saturating_add(i64::from(self.offset) * 60_000)).to_rfc3339();
+        let wall = local.strip_suffix('Z').unwrap_or(&local);
+        if self.offset == 0 && self.options.zero_offset == ZeroOffset::Z {
+            return format!("{wall}Z");
+        }
+        let sign = if self.offset < 0 { '-' } else { '+' };
+        let m = self.offset.unsigned_abs();
+        format!("{wall}{sign}{:02}:{:02}", m / 60, m % 60)
+    }
+}
+
+/// The login form's fields; absent ones are empty (and so refused, or an empty note).
+struct LoginForm {
+    user: String,
+    password: String,
+    note: String,
+}
+
+impl LoginForm {
+    /// Read from the body whatever its declared content type (lenient: some clients send the
+    /// pairs as `text/plain` or with no content type at all).
+    fn from_body(req: &Request) -> Self {
+        let (mut user, mut password, mut note) = (None, None, None);
+        for (k, v) in form_pairs(&req.body) {
+            let slot = match k.as_str() {
+                "u" => &mut user,
+                "p" => &mut password,
+                "n" => &mut note,
+                _ => continue,
+            };
+            slot.get_or_insert(v);
+        }
+        LoginForm {
+            user: user.unwrap_or_default(),
+            password: password.unwrap_or_default(),
+            note: note.unwrap_or_default(),
+        }
+    }
+}
+
+/// A percent-decoded path segment. `+` stays `+`; bytes that are not UTF-8 become U+FFFD (as
+/// Java's decoder does), so a garbled name or password is simply a refused login.
+fn decode(segment: &str) -> String {
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
+}
+
+/// XML text content, escaped as JAXB does (`&`, `<`, `>` only).
+fn text(s: &str) -> std::borrow::Cow<'_, str> {
+    quick_xml::escape::partial_escape(s)
+}
+
+/// `true` if `Accept` ranks an XML type above JSON (ties and no Accept: JSON, the vendor's first).
+fn prefers_xml(accept: Option<&str>) -> bool {
+    let Some(accept) = accept else { return false };
+    let (mut xml, mut json) = (0.0f32, 0.0f32);
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let ty = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+            .next()
+            .unwrap_or(1.0);
+        if ty == "application/xml" || ty == "text/xml" || ty.ends_with("+xml") {
+            xml = xml.max(q);
+        } else if ty == "application/json" || ty.ends_with("+json") {
+            json = json.max(q);
+        }
+    }
+    xml > json
+}
+
+/// The client address as Java's `InetAddress.getHostAddress()` prints it: IPv4 dotted, IPv6 in
+/// the full, uncompressed form (`0:0:0:0:0:0:0:1`), IPv4-mapped IPv6 as IPv4.
+fn java_host_address(peer: Option<IpAddr>) -> String {
+    match peer {
+        Some(IpAddr::V4(v4)) => v4.to_string(),
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.segments().iter().map(|g| format!("{g:x}")).collect::<Vec<_>>().join(":"),
+        },
+        // Only requests built in-process have no peer.
+        None => "127.0.0.1".into(),
+    }
+}
+
+/// Minutes east of UTC from `+hh:mm`, `-hh:mm` or `Z`, within Java's ±18:00.
+fn parse_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    if s.eq_ignore_ascii_case("z") {
+        return Some(0);
+    }
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    let minutes = h * 60 + m;
+    (m < 60 && minutes <= 18 * 60).then_some(sign * minutes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv6Addr;
+
+    use super::*;
+    use crate::engine::{Clock, Setup};
+
+    fn stand(options: serde_json::Value) -> (Box<dyn Handler>, Engine) {
+        let handler = SensNet.configure(&options).expect("options are valid");
+        let setup = Setup {
+            stand_id: "sensnet".into(),
+            accounts: SensNet.default_accounts(),
+            policy: SensNet.default_policy(),
+            seed: Some(1),
+            clock_start: None,
+        };
+        let start = Timestamp::parse_rfc3339("2015-07-14T15:40:52.738+02:00").expect("instant");
+        (handler, Engine::new(setup, Clock::manual(start)))
+    }
+
+    #[test]
+    fn ipv6_prints_in_java_long_form_and_mapped_ipv4_as_dotted() {
+        assert_eq!(java_host_address(Some(IpAddr::V6(Ipv6Addr::LOCALHOST))), "0:0:0:0:0:0:0:1");
+        assert_eq!(java_host_address(Some("fe80::1:abcd".parse().unwrap())), "fe80:0:0:0:0:0:1:abcd");
+        assert_eq!(java_host_address(Some("::ffff:10.0.0.7".parse().unwrap())), "10.0.0.7");
+        assert_eq!(java_host_address(Some("192.168.1.20".parse().unwrap())), "192.168.1.20");
+    }
+
+    #[test]
+    fn the_documented_get_login_from_ipv6_loopback_has_the_documented_note_and_dates() {
+        let (h, engine) = stand(serde_json::Value::Null);
+        let mut req = Request::new(Method::GET, "/sn/rest/api/login/test1@test.domain/password/Java-client");
+        req.peer = Some(IpAddr::V6(Ipv6Addr::LOCALHOST));
+        let r = h.handle(&engine, &req);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        let s = &body["loginSession"];
+        assert_eq!(s["note"], "[0:0:0:0:0:0:0:1 GET] Java-client");
+        assert_eq!(s["created"], "2015-07-14T15:40:52.738+02:00");
+        assert_eq!(s["validUntil"], "2015-07-14T18:40:52.738+02:00");
+        assert_eq!(engine.sessions()[0].note.as_deref(), Some("[0:0:0:0:0:0:0:1 GET] Java-client"));
+    }
+
+    fn logged_in(h: &dyn Handler, engine: &Engine) -> String {
+        let req = Request::new(Method::GET, "/sn/rest/api/login/test1%40test.domain/password/x");
+        let r = h.handle(engine, &req);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        body["loginSession"]["token"].as_str().expect("token").to_owned()
+    }
+
+    #[test]
+    fn guard_takes_the_ticket_as_token_parameter_or_x_auth_token_header_and_renews_it() {
+        let (h, engine) = stand(serde_json::Value::Null);
+        let t = logged_in(&*h, &engine);
+        engine.clock().advance(Duration::from_secs(3600));
+        let by_query = Request::new(Method::GET, &format!("/sn/rest/data?token={t}"));
+        let Ok(Principal::Session(s)) = h.guard(&engine, &by_query) else { panic!("query ticket accepted") };
+        assert_eq!(s.last_used, engine.clock().now(), "a use renews validity");
+        let by_header = Request::new(Method::GET, "/sn/rest/data").with_header("X-Auth-Token", &t);
+        assert!(h.guard(&engine, &by_header).is_ok());
+        assert_eq!(h.session_token(&by_header).as_deref(), Some(t.as_str()));
+        for bad in [
+            Request::new(Method::GET, "/sn/rest/data"),
+            Request::new(Method::GET, "/sn/rest/data?token=nope"),
+            Request::new(Method::GET, "/sn/rest/data").with_header("x-auth-token", "nope"),
+        ] {
+            let r = h.guard(&engine, &bad).expect_err("refused");
+            assert_eq!((r.status, r.body.len(), r.headers.len()), (401, 0, 0));
+        }
+        engine.logout(&t).expect("live");
+        assert!(h.guard(&engine, &by_header).is_err(), "a logged-out ticket is refused");
+    }
+
+    #[test]
+    fn guard_carriers_are_configurable() {
+        let (h, engine) = stand(json!({"token_param": "", "token_header": "X-Ticket", "unauthorized_status": 403}));
+        let t = logged_in(&*h, &engine);
+        let by_query = Request::new(Method::GET, &format!("/sn/rest/data?token={t}"));
+        assert_eq!(h.guard(&engine, &by_query).err().map(|r| r.status), Some(403));
+        let by_header = Request::new(Method::GET, "/sn/rest/data").with_header("X-Ticket", &t);
+        assert!(h.guard(&engine, &by_header).is_ok());
+    }
+
+    #[test]
+    fn semantic_events_render_as_the_vendor_would() {
+        let (h, engine) = stand(serde_json::Value::Null);
+        let login = Request::new(Method::POST, "/sn/rest/api/login").with_body("u=test1%40test.domain&p=x");
+        let check = Request::new(Method::GET, "/sn/rest/api/5a1e4c2e-0000-4000-8000-000000000000");
+        let logout = Request::new(Method::DELETE, "/sn/rest/api/logout/abc");
+        let resource = Request::new(Method::GET, "/sn/rest/data");
+        let render = |req: &Request, e: Semantic| h.render(&engine, req, &e);
+        assert_eq!(render(&login, Semantic::LoginRejected), Response::new(401));
+        assert_eq!(render(&login, Semantic::Locked), Response::new(401));
+        assert_eq!(render(&login, Semantic::Unauthorized), Response::new(401));
+        assert_eq!(render(&check, Semantic::Unauthorized), Response::new(204));
+        assert_eq!(render(&logout, Semantic::Unauthorized), Response::new(204));
+        assert_eq!(render(&resource, Semantic::Unauthorized), Response::new(401));
+        assert_eq!(render(&check, Semantic::Busy { retry_after: 30 }), Response::new(503).header("Retry-After", "30"));
+    }
+
+    #[test]
+    fn operations_tokens_and_users_are_read_from_the_request() {
+        let (h, _) = stand(serde_json::Value::Null);
+        let form = Request::new(Method::POST, "/sn/rest/api/login")
+            .with_header("content-type", "application/x-www-form-urlencoded")
+            .with_body("u=a%40b&p=x&u=ignored");
+        assert_eq!((h.operation(&form), h.user(&form).as_deref()), (Operation::Login, Some("a@b")));
+        let path = Request::new(Method::GET, "/sn/rest/api/login/a%40b/x/");
+        assert_eq!((h.operation(&path), h.user(&path).as_deref()), (Operation::Login, Some("a@b")));
+        let check = Request::new(Method::GET, "/sn/rest/api/check/t%2D1");
+        assert_eq!((h.operation(&check), h.session_token(&check).as_deref()), (Operation::Check, Some("t-1")));
+        let logout = Request::new(Method::DELETE, "/sn/rest/api/t1");
+        assert_eq!((h.operation(&logout), h.session_token(&logout).as_deref()), (Operation::Logout, Some("t1")));
+        assert_eq!(h.operation(&Request::new(Method::GET, "/sn/rest/data")), Operation::Resource);
+        assert_eq!(h.operation(&Request::new(Method::GET, "/favicon.ico")), Operation::Other);
+    }
+
+    #[test]
+    fn offsets_parse_within_java_range() {
+        assert_eq!(parse_offset("+02:00"), Some(120));
+        assert_eq!(parse_offset("-05:30"), Some(-330));
+        assert_eq!(parse_offset("Z"), Some(0));
+        assert_eq!(parse_offset("+18:00"), Some(1080));
+        for bad in ["+18:01", "02:00", "+2:00", "+02:60", "+0200", "", "+", "+ü:00", "Europe/Prague"] {
+            assert_eq!(parse_offset(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn dates_print_in_the_stand_time_zone() {
+        let t = Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
+        let date =
+            |o: serde_json::Value| Stand::new(crate::profiles::options(&o).expect("options")).expect("valid").date(t);
+        assert_eq!(date(serde_json::Value::Null), "2026-01-01T02:00:00.000+02:00");
+        assert_eq!(date(json!({"time_zone": "-05:30"})), "2025-12-31T18:30:00.000-05:30");
+        assert_eq!(date(json!({"time_zone": "+00:00"})), "2026-01-01T00:00:00.000Z");
+        assert_eq!(date(json!({"time_zone": "Z", "zero_offset": "+00:00"})), "2026-01-01T00:00:00.000+00:00");
+    }
+
+    #[test]
+    fn bad_options_are_named() {
+        let err = |o| SensNet.configure(&o).err().expect("rejected");
+        assert!(err(json!({"time_zone": "CEST"})).contains("options.time_zone"));
+        assert!(err(json!({"login_failure_status": 42})).contains("options.login_failure_status"));
+        assert!(err(json!({"token_header": "X Auth"})).contains("options.token_header"));
+        assert!(err(json!({"zero_offset": "z"})).contains("options"));
+        assert!(err(json!({"colour": 1})).contains("unknown field"));
+    }
+
+    #[test]
+    fn accept_ranking() {
+        assert!(!prefers_xml(None));
+        assert!(prefers_xml(Some("application/xml")));
+        assert!(prefers_xml(Some("text/xml;charset=UTF-8")));
+        assert!(!prefers_xml(Some("application/json, application/xml")));
+        assert!(prefers_xml(Some("application/json;q=0.5, application/xml")));
+        assert!(!prefers_xml(Some("application/xml;q=0")));
+        assert!(!prefers_xml(Some("*/*")));
+    }
+}
