@@ -385,7 +385,7 @@ async fn the_idle_expiry_scenario_shows_its_timeout_and_ends_idle_sessions() {
 fn wire_snapshot(r: &Response) -> String {
     let mut out = format!("HTTP {}\n", r.status);
     let mut headers: Vec<_> = r.headers.iter().collect();
-    headers.sort_by(|a, b| a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase()));
+    headers.sort_by_key(|h| h.0.to_ascii_lowercase());
     for (n, v) in headers {
         let _ = writeln!(out, "{}: {v}", n.to_ascii_lowercase());
     }
@@ -422,9 +422,9 @@ async fn the_guard_checks_the_version_then_the_cookie() {
         panic!("a live session passes");
     };
     assert_eq!(p.account.name, "admin");
-    let denied = handler.guard(s.engine(), &Request::new(Method::GET, "/rest/v1.3/config/devices")).err().expect("401");
+    let denied = handler.guard(s.engine(), &Request::new(Method::GET, "/rest/v1.3/config/devices")).expect_err("401");
     assert_eq!(denied.status, 401);
-    let bad = handler.guard(s.engine(), &resource("/rest/v7/config/devices")).err().expect("404");
+    let bad = handler.guard(s.engine(), &resource("/rest/v7/config/devices")).expect_err("404");
     assert_eq!(
         (bad.status, bad.text_body()),
         (404, "The REST API version of your input request cannot be found.".into())
