@@ -40,6 +40,8 @@ pub struct Options {
     /// example does, although the session still idles out by the stand's policy. `true`: it shows
     /// the session's real idle timeout in seconds and its expiry time.
     pub show_idle_timeout: bool,
+    /// The `Set-Cookie` value of a successful logout; empty: no `Set-Cookie` header.
+    pub logout_set_cookie: String,
     /// Scheme of the `WWW-Authenticate` challenge on 401.
     pub auth_scheme: String,
     /// Realm of the `WWW-Authenticate` challenge on 401.
@@ -61,6 +63,7 @@ impl Default for Options {
             node: "tomcat1".into(),
             server_info: "NNC76B40".into(),
             show_idle_timeout: false,
+            logout_set_cookie: "JSESSIONID=; Path=/rest; Max-Age=0".into(),
             auth_scheme: "Basic".into(),
             realm: "SDM".into(),
             error_body: ErrorBody::Text,
@@ -132,6 +135,9 @@ impl Profile for OracleSdm {
             || !options.auth_scheme.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
         {
             return Err(format!("options.auth_scheme: `{}` is not an HTTP auth scheme", options.auth_scheme));
+        }
+        if options.logout_set_cookie.chars().any(char::is_control) {
+            return Err("options.logout_set_cookie: not a valid header value".into());
         }
         if options.realm.contains(['"', '\\']) || options.realm.chars().any(char::is_control) {
             return Err(format!("options.realm: `{}` cannot be quoted in a header", options.realm));
@@ -256,7 +262,10 @@ impl Stand {
 
     fn logout(&self, engine: &Engine, req: &Request) -> Response {
         match req.cookie("JSESSIONID").map(|id| engine.logout(&id)) {
-            Some(Ok(_)) => self.vendor(Response::new(204)).header("Set-Cookie", "JSESSIONID=; Path=/rest; Max-Age=0"),
+            Some(Ok(_)) => match self.options.logout_set_cookie.as_str() {
+                "" => self.vendor(Response::new(204)),
+                cleared => self.vendor(Response::new(204)).header("Set-Cookie", cleared.to_owned()),
+            },
             _ => self.unauthorized(req, NOT_AUTHORIZED),
         }
     }
@@ -707,6 +716,7 @@ mod tests {
             json!({"versions": ["v1/1"]}),
             json!({"auth_scheme": ""}),
             json!({"realm": "a\"b"}),
+            json!({"logout_set_cookie": "a\nb"}),
             json!({"error_body": "html"}),
             json!({"nope": 1}),
         ] {

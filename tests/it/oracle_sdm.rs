@@ -320,6 +320,19 @@ async fn the_challenge_node_and_server_info_are_options() {
 }
 
 #[actix_web::test]
+async fn the_logout_cookie_is_an_option() {
+    let s = with_options("logout_set_cookie = \"\"");
+    let login = s.call(curl_login(LOGIN)).await;
+    let r = s.call(Req::post(LOGOUT).cookies_from(&login)).await;
+    assert_eq!((r.status, r.header("set-cookie")), (204, None));
+    let s =
+        with_options("logout_set_cookie = \"JSESSIONID=deleted; Path=/rest; Expires=Thu, 01 Jan 1970 00:00:00 GMT\"");
+    let login = s.call(curl_login(LOGIN)).await;
+    let r = s.call(Req::post(LOGOUT).cookies_from(&login)).await;
+    assert_eq!(r.header("set-cookie"), Some("JSESSIONID=deleted; Path=/rest; Expires=Thu, 01 Jan 1970 00:00:00 GMT"));
+}
+
+#[actix_web::test]
 async fn compact_layout_is_jaxbs_unformatted_output_of_the_documented_content_length() {
     let s = with_options("xml_layout = \"compact\"");
     let r = s.call(curl_login(LOGIN)).await;
