@@ -7,6 +7,7 @@
 
 pub mod infinite_blue;
 pub mod junos_space;
+pub mod oracle_sdm;
 pub mod sensnet;
 mod xml;
 
@@ -113,7 +114,8 @@ pub enum Principal {
 }
 
 /// Every profile, in default-port order.
-pub static ALL: &[&dyn Profile] = &[&junos_space::JunosSpace, &sensnet::SensNet, &infinite_blue::InfiniteBlue];
+pub static ALL: &[&dyn Profile] =
+    &[&junos_space::JunosSpace, &oracle_sdm::OracleSdm, &sensnet::SensNet, &infinite_blue::InfiniteBlue];
 
 /// The profile called `id`.
 pub fn find(id: &str) -> Option<&'static dyn Profile> {

@@ -113,11 +113,41 @@ pub fn sensnet() -> Vendor {
     }
 }
 
+pub fn oracle_sdm() -> Vendor {
+    const API: &str = "/rest/v1.1/admin";
+    Vendor {
+        profile: "oracle-sdm",
+        user: "admin",
+        password: "password",
+        login: |u, p| {
+            Req::post(&format!("{API}/login"))
+                .header("Content-Type", "application/xml")
+                .body(format!("<session><userName>{u}</userName><password>{p}</password></session>"))
+        },
+        login_ok: 200,
+        login_rejected: 401,
+        no_credentials: || Req::post(&format!("{API}/login")),
+        no_credentials_status: 400,
+        malformed: Some((
+            || Req::post(&format!("{API}/login")).header("Content-Type", "application/xml").body("<session><userName>"),
+            400,
+        )),
+        use_session: |r| Req::get(&format!("{API}/serverInfo")).cookies_from(r),
+        use_ok: 200,
+        use_rejected: 401,
+        logout: |r| Req::post(&format!("{API}/logout")).cookies_from(r),
+        logout_ok: 204,
+        logout_again: 401,
+        idle: Duration::from_secs(30 * 60),
+    }
+}
+
 #[template]
 #[rstest]
 #[case::junos_space(junos_space())]
-#[case::infinite_blue(infinite_blue())]
+#[case::oracle_sdm(oracle_sdm())]
 #[case::sensnet(sensnet())]
+#[case::infinite_blue(infinite_blue())]
 fn vendors(#[case] v: Vendor) {}
 
 async fn logged_in(v: &Vendor) -> (TestStand, Reply) {

@@ -7,6 +7,7 @@ mod faults;
 mod infinite_blue;
 mod junos_space;
 mod library;
+mod oracle_sdm;
 mod sensnet;
 // Helpers shared by the profile tests; not every profile uses every one.
 #[allow(dead_code)]

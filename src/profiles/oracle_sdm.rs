@@ -1,0 +1,727 @@
+//! `oracle-sdm`: Oracle Communications Session Delivery Manager REST API (spec/oracle-sdm.md).
+//!
+//! Login posts a `Session` document (XML or JSON, as `Content-Type` says) to
+//! `/rest/{versionId}/admin/login`; the answer is a `Session` document (in the `Accept` format) whose
+//! `sessionId` is also the `JSESSIONID` cookie (`<32 uppercase hex>.<node>`, the engine's token).
+//! Every later call carries the cookie. Unsupported versions are 404 before anything else is read.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use quick_xml::events::Event;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Handler, Operation, Principal, Profile, Semantic, escape, xml_declaration};
+use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
+use crate::wire::{Media, Method, Request, Response, media_type};
+
+/// The registry entry.
+pub struct OracleSdm;
+
+const USER_INPUT_INVALID: &str = "The user input is invalid.";
+const CREDENTIALS_INVALID: &str = "The user ID or password is invalid.";
+const NOT_AUTHORIZED: &str = "The request is not authorized.";
+const VERSION_NOT_FOUND: &str = "The REST API version of your input request cannot be found.";
+const OBJECT_NOT_FOUND: &str = "The object (resource URI, device, and so on) of your input request cannot be found.";
+const UNAVAILABLE: &str = "The service is temporarily unavailable.";
+
+/// The [DEFAULT]s a scenario can override under `options`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// Supported `versionId` path segments; any other is 404 on every operation.
+    pub versions: Vec<String>,
+    /// The node (Tomcat jvmRoute) name: the session id's suffix after the dot.
+    pub node: String,
+    /// The `serverInfo` element of the Session body.
+    pub server_info: String,
+    /// `false`: the Session body says `idleTimeout` 0 and "valid until logout", as the documented
+    /// example does, although the session still idles out by the stand's policy. `true`: it shows
+    /// the session's real idle timeout in seconds and its expiry time.
+    pub show_idle_timeout: bool,
+    /// The `Set-Cookie` value of a successful logout; empty: no `Set-Cookie` header.
+    pub logout_set_cookie: String,
+    /// Scheme of the `WWW-Authenticate` challenge on 401.
+    pub auth_scheme: String,
+    /// Realm of the `WWW-Authenticate` challenge on 401.
+    pub realm: String,
+    /// How error responses carry the documented sentence.
+    pub error_body: ErrorBody,
+    /// Layout of XML bodies.
+    pub xml_layout: XmlLayout,
+    /// The address (and name) of the one cluster member `serverInfo` lists.
+    pub server_address: String,
+    /// That member's `status`.
+    pub server_status: String,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            versions: ["v1.0", "v1.1", "v1.2", "v1.3"].map(String::from).to_vec(),
+            node: "tomcat1".into(),
+            server_info: "NNC76B40".into(),
+            show_idle_timeout: false,
+            logout_set_cookie: "JSESSIONID=; Path=/rest; Max-Age=0".into(),
+            auth_scheme: "Basic".into(),
+            realm: "SDM".into(),
+            error_body: ErrorBody::Text,
+            xml_layout: XmlLayout::Indented,
+            server_address: "10.0.0.3".into(),
+            server_status: "Online".into(),
+        }
+    }
+}
+
+/// How error responses are shaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorBody {
+    /// The documented sentence as `text/plain`.
+    Text,
+    /// `<error><code>…</code><message>…</message></error>` or `{"code":…,"message":…}`, in the
+    /// `Accept` format.
+    Envelope,
+}
+
+/// How XML bodies are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XmlLayout {
+    /// As the documentation prints them: one element a line, two spaces per level.
+    Indented,
+    /// JAXB's unformatted output: everything on one line after the declaration.
+    Compact,
+}
+
+impl Profile for OracleSdm {
+    fn id(&self) -> &'static str {
+        "oracle-sdm"
+    }
+
+    fn default_port(&self) -> u16 {
+        7402
+    }
+
+    fn summary(&self) -> &'static str {
+        "Oracle Communications SDM: XML/JSON login, JSESSIONID cookie (Path=/rest), 30-min idle"
+    }
+
+    fn default_policy(&self) -> Policy {
+        // The servlet session behind the "valid until logout" body idles out after 30 minutes.
+        Policy { idle_timeout: Some(Duration::from_secs(30 * 60)), ..Policy::default() }
+    }
+
+    fn default_accounts(&self) -> Vec<Account> {
+        vec![Account {
+            name: "admin".into(),
+            password: "password".into(),
+            id: 1,
+            group: Some("administrators".into()),
+            ..Account::default()
+        }]
+    }
+
+    fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {
+        let options: Options = super::options(options)?;
+        if options.node.is_empty() || options.node.contains([';', ',', ' ', '"', '=']) {
+            return Err(format!("options.node: `{}` cannot be part of a cookie value", options.node));
+        }
+        if let Some(v) = options.versions.iter().find(|v| v.is_empty() || v.contains('/')) {
+            return Err(format!("options.versions: `{v}` is not a path segment"));
+        }
+        if options.auth_scheme.is_empty()
+            || !options.auth_scheme.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(format!("options.auth_scheme: `{}` is not an HTTP auth scheme", options.auth_scheme));
+        }
+        if options.logout_set_cookie.chars().any(char::is_control) {
+            return Err("options.logout_set_cookie: not a valid header value".into());
+        }
+        if options.realm.contains(['"', '\\']) || options.realm.chars().any(char::is_control) {
+            return Err(format!("options.realm: `{}` cannot be quoted in a header", options.realm));
+        }
+        Ok(Box::new(Stand { options }))
+    }
+}
+
+struct Stand {
+    options: Options,
+}
+
+/// Where a request is going, once the version is known to be supported.
+enum Route<'a> {
+    /// Not under `/rest/{versionId}`.
+    Outside,
+    /// Under `/rest/{versionId}` with a version the stand does not support.
+    BadVersion,
+    /// Under a supported version: the rest of the path, e.g. `/admin/login`.
+    Api(&'a str),
+}
+
+impl Handler for Stand {
+    fn handle(&self, engine: &Engine, req: &Request) -> Response {
+        let rest = match self.route(req) {
+            Route::Outside => return self.error(req, 404, OBJECT_NOT_FOUND),
+            Route::BadVersion => return self.error(req, 404, VERSION_NOT_FOUND),
+            Route::Api(rest) => rest,
+        };
+        match (rest, &req.method) {
+            ("/admin/login", &Method::POST) => self.login(engine, req),
+            ("/admin/logout", &Method::POST) => self.logout(engine, req),
+            ("/admin/serverInfo", &Method::GET) => match self.guard(engine, req) {
+                Ok(_) => self.server_info(engine, req),
+                Err(r) => r,
+            },
+            ("/admin/login" | "/admin/logout", _) => self.vendor(Response::new(405).header("Allow", "POST")),
+            ("/admin/serverInfo", _) => self.vendor(Response::new(405).header("Allow", "GET")),
+            _ => match self.guard(engine, req) {
+                Ok(_) => self.error(req, 404, OBJECT_NOT_FOUND),
+                Err(r) => r,
+            },
+        }
+    }
+
+    fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
+        if let Route::BadVersion = self.route(req) {
+            return Err(self.error(req, 404, VERSION_NOT_FOUND));
+        }
+        match req.cookie("JSESSIONID").map(|id| engine.authenticate(&id)) {
+            Some(Ok(s)) => Ok(Principal::Session(Box::new(s))),
+            _ => Err(self.unauthorized(req, NOT_AUTHORIZED)),
+        }
+    }
+
+    fn operation(&self, req: &Request) -> Operation {
+        match self.route(req) {
+            Route::Api("/admin/login") => Operation::Login,
+            Route::Api("/admin/logout") => Operation::Logout,
+            Route::Api(_) | Route::BadVersion => Operation::Resource,
+            Route::Outside => Operation::Other,
+        }
+    }
+
+    fn session_token(&self, req: &Request) -> Option<String> {
+        req.cookie("JSESSIONID")
+    }
+
+    fn user(&self, req: &Request) -> Option<String> {
+        match self.operation(req) {
+            Operation::Login => credentials(req).ok().map(|c| c.user),
+            _ => None,
+        }
+    }
+
+    fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
+        match event {
+            Semantic::LoginRejected | Semantic::Locked => self.unauthorized(req, CREDENTIALS_INVALID),
+            Semantic::Unauthorized => match self.operation(req) {
+                Operation::Login => self.unauthorized(req, CREDENTIALS_INVALID),
+                _ => self.unauthorized(req, NOT_AUTHORIZED),
+            },
+            Semantic::Busy { retry_after } => {
+                self.error(req, 503, UNAVAILABLE).header("Retry-After", retry_after.to_string())
+            }
+        }
+    }
+}
+
+impl Stand {
+    fn route<'a>(&self, req: &'a Request) -> Route<'a> {
+        let Some(after) = req.path.strip_prefix("/rest/") else { return Route::Outside };
+        let (version, rest) = match after.find('/') {
+            Some(i) => after.split_at(i),
+            None => (after, ""),
+        };
+        if version.is_empty() {
+            Route::Outside
+        } else if self.options.versions.iter().any(|v| v == version) {
+            Route::Api(rest)
+        } else {
+            Route::BadVersion
+        }
+    }
+
+    fn login(&self, engine: &Engine, req: &Request) -> Response {
+        let c = match credentials(req) {
+            Ok(c) => c,
+            Err(BadInput) => return self.error(req, 400, USER_INPUT_INVALID),
+        };
+        let node = &self.options.node;
+        let attempt = Login::password(&c.user, &c.password).from_peer(req.peer);
+        match engine.login(attempt, |rng| Minted::token(format!("{}.{node}", token::hex_upper(rng, 16)))) {
+            Ok(s) => self
+                .vendor(Response::new(200))
+                .header("Set-Cookie", format!("JSESSIONID={}; Path=/rest; HttpOnly", s.token))
+                .header("Content-Type", accepted(req).content_type())
+                .body(self.session_body(req, &s)),
+            Err(_) => self.unauthorized(req, CREDENTIALS_INVALID),
+        }
+    }
+
+    fn logout(&self, engine: &Engine, req: &Request) -> Response {
+        match req.cookie("JSESSIONID").map(|id| engine.logout(&id)) {
+            Some(Ok(_)) => match self.options.logout_set_cookie.as_str() {
+                "" => self.vendor(Response::new(204)),
+                cleared => self.vendor(Response::new(204)).header("Set-Cookie", cleared.to_owned()),
+            },
+            _ => self.unauthorized(req, NOT_AUTHORIZED),
+        }
+    }
+
+    fn session_body(&self, req: &Request, s: &SessionView) -> String {
+        let (idle, valid_until) = match (self.options.show_idle_timeout, s.expires_at) {
+            (true, Some(at)) => (s.idle.map_or(0, |d| d.as_secs()), sdm_time(at)),
+            _ => (0, "valid until logout".to_owned()),
+        };
+        let group = s.account.group.as_deref();
+        match accepted(req) {
+            Media::Json => {
+                let mut body = serde_json::Map::new();
+                body.insert("idleTimeout".into(), json!(idle));
+                body.insert("serverInfo".into(), json!(self.options.server_info));
+                body.insert("sessionId".into(), json!(&*s.token));
+                if let Some(g) = group {
+                    body.insert("userGroup".into(), json!(g));
+                }
+                body.insert("userName".into(), json!(s.account.name));
+                body.insert("validUntil".into(), json!(valid_until));
+                serde_json::Value::Object(body).to_string()
+            }
+            Media::Xml => {
+                let mut fields = vec![
+                    ("idleTimeout", Cow::Owned(idle.to_string())),
+                    ("serverInfo", escape(&self.options.server_info)),
+                    ("sessionId", escape(&s.token)),
+                ];
+                if let Some(g) = group {
+                    fields.push(("userGroup", escape(g)));
+                }
+                fields.push(("userName", escape(&s.account.name)));
+                fields.push(("validUntil", escape(&valid_until)));
+                self.document("session", &[Node::Fields(fields)])
+            }
+        }
+    }
+
+    fn server_info(&self, engine: &Engine, req: &Request) -> Response {
+        let now = engine.clock().now();
+        let address = &self.options.server_address;
+        let heartbeats: u64 = 22058;
+        // Heartbeats every 10 seconds since the member came up.
+        let up = now.minus(Duration::from_secs(heartbeats * 10));
+        let member: Vec<(&str, String)> = vec![
+            ("downTime", "NA".into()),
+            ("failureHeartBeatCount", "0".into()),
+            ("heartBeatCount", heartbeats.to_string()),
+            ("inactivityHeartBeatCount", "0".into()),
+            ("ipAddress", address.clone()),
+            ("lastHeartBeatTime", sdm_time(now)),
+            ("maxFailureHeartBeatCount", "1".into()),
+            ("missedHeartBeatCount", "0".into()),
+            ("name", address.clone()),
+            ("resetCount", "0".into()),
+            ("status", self.options.server_status.clone()),
+            ("upTime", sdm_time(up)),
+        ];
+        let media = accepted(req);
+        let body = match media {
+            Media::Json => {
+                let mut m = serde_json::Map::new();
+                for (k, v) in &member {
+                    let numeric = k.ends_with("Count");
+                    let value = match v.parse::<u64>() {
+                        Ok(n) if numeric => json!(n),
+                        _ => json!(v),
+                    };
+                    m.insert((*k).into(), value);
+                }
+                json!({"clusterMembers": [m]}).to_string()
+            }
+            Media::Xml => {
+                let fields = member.iter().map(|(k, v)| (*k, escape(v))).collect();
+                let node =
+                    Node::Element("clusterMembers", vec![Node::Element("clusterMember", vec![Node::Fields(fields)])]);
+                self.document("serverInfo", &[node])
+            }
+        };
+        self.vendor(Response::new(200)).header("Content-Type", media.content_type()).body(body)
+    }
+
+    /// A JAXB-style document: the standalone declaration, then `root` with `children`.
+    fn document(&self, root: &str, children: &[Node<'_>]) -> String {
+        let mut out = String::from(xml_declaration());
+        let indented = self.options.xml_layout == XmlLayout::Indented;
+        if indented {
+            out.push('\n');
+        }
+        Node::Element(root, children.to_vec()).write(&mut out, 0, indented);
+        out
+    }
+
+    /// The response headers every SDM answer carries, on `r`.
+    fn vendor(&self, r: Response) -> Response {
+        r.header("Server", "Apache").header("X-Frame-Options", "SAMEORIGIN").header("Vary", "Accept-Encoding")
+    }
+
+    /// An error with the documented sentence, as text or in an envelope.
+    fn error(&self, req: &Request, status: u16, sentence: &'static str) -> Response {
+        let r = self.vendor(Response::new(status));
+        match self.options.error_body {
+            ErrorBody::Text => r.header("Content-Type", "text/plain").body(sentence),
+            ErrorBody::Envelope => {
+                let media = accepted(req);
+                let body = match media {
+                    Media::Json => json!({"code": status, "message": sentence}).to_string(),
+                    Media::Xml => self.document(
+                        "error",
+                        &[Node::Fields(vec![
+                            ("code", Cow::Owned(status.to_string())),
+                            ("message", Cow::Borrowed(sentence)),
+                        ])],
+                    ),
+                };
+                r.header("Content-Type", media.content_type()).body(body)
+            }
+        }
+    }
+
+    fn unauthorized(&self, req: &Request, sentence: &'static str) -> Response {
+        let challenge = format!("{} realm=\"{}\"", self.options.auth_scheme, self.options.realm);
+        self.error(req, 401, sentence).header("WWW-Authenticate", challenge)
+    }
+}
+
+/// A piece of an XML document.
+#[derive(Clone)]
+enum Node<'a> {
+    /// Leaf elements with (already escaped) text.
+    Fields(Vec<(&'a str, Cow<'a, str>)>),
+    /// An element with children.
+    Element(&'a str, Vec<Node<'a>>),
+}
+
+impl Node<'_> {
+    fn write(&self, out: &mut String, depth: usize, indented: bool) {
+        let pad = |out: &mut String, depth: usize| {
+            if indented {
+                out.extend(std::iter::repeat_n("  ", depth));
+            }
+        };
+        let newline = |out: &mut String| {
+            if indented {
+                out.push('\n');
+            }
+        };
+        match self {
+            Node::Fields(fields) => {
+                for (name, text) in fields {
+                    pad(out, depth);
+                    out.push_str(&format!("<{name}>{text}</{name}>"));
+                    newline(out);
+                }
+            }
+            Node::Element(name, children) => {
+                pad(out, depth);
+                out.push_str(&format!("<{name}>"));
+                newline(out);
+                for c in children {
+                    c.write(out, depth + 1, indented);
+                }
+                pad(out, depth);
+                out.push_str(&format!("</{name}>"));
+                newline(out);
+            }
+        }
+    }
+}
+
+impl Media {
+    fn content_type(self) -> &'static str {
+        match self {
+            Media::Xml => "application/xml",
+            Media::Json => "application/json",
+        }
+    }
+}
+
+/// The response format the `Accept` header asks for: JSON only when a JSON range outranks every
+/// XML range (by quality, then by position); XML otherwise, as JAX-RS picks the resource's first
+/// `@Produces` type for `*/*`, an absent header or one naming neither.
+fn accepted(req: &Request) -> Media {
+    let Some(accept) = req.header("accept") else { return Media::Xml };
+    let mut best: Option<(f32, Media)> = None;
+    for range in accept.split(',') {
+        let mut parts = range.split(';');
+        let ty = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q=").map(|q| q.trim().parse::<f32>().unwrap_or(0.0)))
+            .next()
+            .unwrap_or(1.0);
+        let media = if ty.ends_with("/json") || ty.ends_with("+json") {
+            Media::Json
+        } else if ty.ends_with("/xml") || ty.ends_with("+xml") {
+            Media::Xml
+        } else {
+            continue;
+        };
+        if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, media));
+        }
+    }
+    best.map_or(Media::Xml, |(_, m)| m)
+}
+
+/// SDM's own time format (as in `lastHeartBeatTime`): `2017-02-24 14:39:16`, UTC.
+fn sdm_time(t: Timestamp) -> String {
+    let t = t.to_utc();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
+/// The user name and password of a login body.
+struct Credentials {
+    user: String,
+    password: String,
+}
+
+/// `Some(true)` for `userName`, `Some(false)` for `password`, `None` for any other element.
+fn field_of(local_name: &[u8]) -> Option<bool> {
+    match local_name {
+        b"userName" => Some(true),
+        b"password" => Some(false),
+        _ => None,
+    }
+}
+
+/// A login body that cannot be read: 400 "The user input is invalid.".
+struct BadInput;
+
+/// The credentials of a login request, from an XML or JSON `Session` body as its `Content-Type`
+/// says (parameters such as `;charset=UTF-8` ignored).
+fn credentials(req: &Request) -> Result<Credentials, BadInput> {
+    let ty = req.header("content-type").map(media_type).ok_or(BadInput)?;
+    let body = std::str::from_utf8(&req.body).map_err(|_| BadInput)?;
+    let body = body.strip_prefix('\u{feff}').unwrap_or(body);
+    if ty == "application/xml" || ty == "text/xml" || ty.ends_with("+xml") {
+        xml_credentials(body)
+    } else if ty == "application/json" || ty.ends_with("+json") {
+        json_credentials(body)
+    } else {
+        Err(BadInput)
+    }
+}
+
+/// `{"userName":…,"password":…}`, also wrapped as `{"session":{…}}`. Other keys are ignored.
+fn json_credentials(body: &str) -> Result<Credentials, BadInput> {
+    let value: serde_json::Value = serde_json::from_str(body).map_err(|_| BadInput)?;
+    let object = match value.get("session") {
+        Some(inner) if value.get("userName").is_none() => inner,
+        _ => &value,
+    };
+    let field = |k: &str| object.get(k).and_then(|v| v.as_str()).map(str::to_owned).ok_or(BadInput);
+    Ok(Credentials { user: field("userName")?, password: field("password")? })
+}
+
+/// `<session><userName>…</userName><password>…</password></session>`, as JAXB reads it: one
+/// `session` root (any namespace), other child elements ignored, the last of a repeated field
+/// wins, text taken exactly (entities and CDATA resolved). No DTDs.
+fn xml_credentials(body: &str) -> Result<Credentials, BadInput> {
+    let mut reader = quick_xml::Reader::from_str(body);
+    let mut stack: Vec<Vec<u8>> = Vec::new();
+    let mut seen_root = false;
+    let (mut user, mut password) = (None::<String>, None::<String>);
+    // The field whose text is being read, while the stack is exactly [session, field].
+    let mut current: Option<(bool, String)> = None;
+    loop {
+        let event = reader.read_event().map_err(|_| BadInput)?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) if stack.is_empty() => {
+                if seen_root || e.local_name().as_ref() != b"session" {
+                    return Err(BadInput);
+                }
+                seen_root = true;
+                if let Event::Start(_) = event {
+                    stack.push(b"session".to_vec());
+                }
+            }
+            Event::Start(e) => {
+                if stack.len() == 1 {
+                    current = field_of(e.local_name().as_ref()).map(|is_user| (is_user, String::new()));
+                }
+                stack.push(e.local_name().as_ref().to_vec());
+            }
+            Event::Empty(e) => {
+                if stack.len() == 1
+                    && let Some(is_user) = field_of(e.local_name().as_ref())
+                {
+                    *if is_user { &mut user } else { &mut password } = Some(String::new());
+                }
+            }
+            Event::End(_) => {
+                stack.pop();
+                if stack.len() == 1
+                    && let Some((is_user, text)) = current.take()
+                {
+                    *if is_user { &mut user } else { &mut password } = Some(text);
+                }
+            }
+            Event::Text(t) => {
+                let text = t.xml10_content().map_err(|_| BadInput)?;
+                if stack.is_empty() && !text.trim().is_empty() {
+                    return Err(BadInput);
+                }
+                if stack.len() == 2
+                    && let Some((_, buf)) = current.as_mut()
+                {
+                    buf.push_str(&text);
+                }
+            }
+            Event::CData(t) => {
+                if stack.is_empty() {
+                    return Err(BadInput);
+                }
+                let text = t.decode().map_err(|_| BadInput)?;
+                if stack.len() == 2
+                    && let Some((_, buf)) = current.as_mut()
+                {
+                    buf.push_str(&text);
+                }
+            }
+            Event::GeneralRef(r) => {
+                if stack.is_empty() {
+                    return Err(BadInput);
+                }
+                let c = match r.resolve_char_ref().map_err(|_| BadInput)? {
+                    Some(c) => c.to_string(),
+                    None => {
+                        let name = r.decode().map_err(|_| BadInput)?;
+                        quick_xml::escape::resolve_xml_entity(&name).ok_or(BadInput)?.to_owned()
+                    }
+                };
+                if stack.len() == 2
+                    && let Some((_, buf)) = current.as_mut()
+                {
+                    buf.push_str(&c);
+                }
+            }
+            Event::DocType(_) => return Err(BadInput),
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if !seen_root || !stack.is_empty() {
+        return Err(BadInput);
+    }
+    match (user, password) {
+        (Some(user), Some(password)) => Ok(Credentials { user, password }),
+        _ => Err(BadInput),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xml(body: &str) -> Option<(String, String)> {
+        xml_credentials(body).ok().map(|c| (c.user, c.password))
+    }
+
+    fn admin() -> Option<(String, String)> {
+        Some(("admin".into(), "password".into()))
+    }
+
+    #[test]
+    fn the_documented_user_xml_reads_with_and_without_its_newlines() {
+        let documented = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<session>\n  <userName>admin</userName>\n  <password>password</password>\n</session>\n";
+        assert_eq!(xml(documented), admin());
+        assert_eq!(xml(&documented.replace(['\r', '\n'], "")), admin());
+        assert_eq!(xml(&documented.replace('\n', "\r\n")), admin());
+    }
+
+    #[test]
+    fn xml_fields_are_read_as_jaxb_reads_them() {
+        assert_eq!(
+            xml("<session><password>pass&amp;&#119;ord</password><userName><![CDATA[admin]]></userName></session>"),
+            Some(("admin".into(), "pass&word".into()))
+        );
+        assert_eq!(
+            xml(
+                "<s:session xmlns:s=\"urn:x\"><s:userName>admin</s:userName><s:password>password</s:password><idleTimeout>5</idleTimeout></s:session>"
+            ),
+            admin()
+        );
+        assert_eq!(xml("<session><userName/><password></password></session>"), Some((String::new(), String::new())));
+        assert_eq!(
+            xml("<session><userName>x</userName><userName>admin</userName><password>password</password></session>"),
+            admin()
+        );
+    }
+
+    #[test]
+    fn malformed_or_incomplete_xml_is_bad_input() {
+        for bad in [
+            "",
+            "   ",
+            "<session><userName>admin</userName><password>password</password>",
+            "<session><userName>admin</password></session>",
+            "<session><userName>admin</userName></session>",
+            "<session/>",
+            "<user><userName>admin</userName><password>password</password></user>",
+            "<session><userName>admin</userName><password>password</password></session><session/>",
+            "junk<session><userName>admin</userName><password>password</password></session>",
+            "<session><userName>&bogus;</userName><password>password</password></session>",
+            "<!DOCTYPE session [<!ENTITY x \"admin\">]><session><userName>&x;</userName><password>p</password></session>",
+            "{\"userName\":\"admin\",\"password\":\"password\"}",
+        ] {
+            assert!(xml(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_credentials_need_both_strings() {
+        let ok = |b: &str| json_credentials(b).ok().map(|c| (c.user, c.password));
+        assert_eq!(ok(r#"{"userName":"admin","password":"password","x":1}"#), admin());
+        assert_eq!(ok(r#"{"session":{"userName":"admin","password":"password"}}"#), admin());
+        for bad in ["", "{", "[]", "null", r#"{"userName":"admin"}"#, r#"{"userName":"admin","password":7}"#] {
+            assert!(ok(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn accept_picks_json_only_when_it_outranks_xml() {
+        let pick = |a: &str| accepted(&Request::new(Method::GET, "/").with_header("accept", a));
+        assert_eq!(accepted(&Request::new(Method::GET, "/")), Media::Xml);
+        assert_eq!(pick("application/json"), Media::Json);
+        assert_eq!(pick("application/json;charset=UTF-8"), Media::Json);
+        assert_eq!(pick("application/json, text/plain, */*"), Media::Json);
+        assert_eq!(pick("application/xml, application/json"), Media::Xml);
+        assert_eq!(pick("application/xml;q=0.5, application/json"), Media::Json);
+        assert_eq!(pick("text/html, image/gif, image/jpeg, *; q=.2, */*; q=.2"), Media::Xml);
+        assert_eq!(pick("application/json;q=0"), Media::Xml);
+    }
+
+    #[test]
+    fn options_that_cannot_reach_the_wire_are_refused() {
+        for bad in [
+            json!({"node": "a b"}),
+            json!({"versions": ["v1/1"]}),
+            json!({"auth_scheme": ""}),
+            json!({"realm": "a\"b"}),
+            json!({"logout_set_cookie": "a\nb"}),
+            json!({"error_body": "html"}),
+            json!({"nope": 1}),
+        ] {
+            assert!(OracleSdm.configure(&bad).is_err(), "{bad}");
+        }
+        assert!(OracleSdm.configure(&json!({"versions": ["api"], "show_idle_timeout": true})).is_ok());
+    }
+}
