@@ -67,7 +67,7 @@ impl Default for Options {
             auth_scheme: "Basic".into(),
             realm: "SDM".into(),
             error_body: ErrorBody::Text,
-            xml_layout: XmlLayout::Indented,
+            xml_layout: XmlLayout::Compact,
             server_address: "10.0.0.3".into(),
             server_status: "Online".into(),
         }
