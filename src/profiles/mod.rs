@@ -6,6 +6,7 @@
 //! contract table.
 
 pub mod junos_space;
+pub mod storware;
 mod xml;
 
 use std::fmt;
@@ -106,7 +107,7 @@ pub enum Principal {
 }
 
 /// Every profile, in default-port order.
-pub static ALL: &[&dyn Profile] = &[&junos_space::JunosSpace];
+pub static ALL: &[&dyn Profile] = &[&junos_space::JunosSpace, &storware::Storware];
 
 /// The profile called `id`.
 pub fn find(id: &str) -> Option<&'static dyn Profile> {
