@@ -9,6 +9,7 @@ pub mod infinite_blue;
 pub mod junos_space;
 pub mod oracle_sdm;
 pub mod sensnet;
+pub mod storware;
 mod xml;
 
 use std::fmt;
@@ -114,8 +115,13 @@ pub enum Principal {
 }
 
 /// Every profile, in default-port order.
-pub static ALL: &[&dyn Profile] =
-    &[&junos_space::JunosSpace, &oracle_sdm::OracleSdm, &sensnet::SensNet, &infinite_blue::InfiniteBlue];
+pub static ALL: &[&dyn Profile] = &[
+    &junos_space::JunosSpace,
+    &oracle_sdm::OracleSdm,
+    &storware::Storware,
+    &sensnet::SensNet,
+    &infinite_blue::InfiniteBlue,
+];
 
 /// The profile called `id`.
 pub fn find(id: &str) -> Option<&'static dyn Profile> {

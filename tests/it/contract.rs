@@ -142,10 +142,33 @@ pub fn oracle_sdm() -> Vendor {
     }
 }
 
+pub fn storware() -> Vendor {
+    const LOGIN: &str = "/api/session/login";
+    Vendor {
+        profile: "storware",
+        user: "admin",
+        password: "vPr0tect",
+        login: |u, p| Req::post(LOGIN).json(serde_json::json!({"login": u, "password": p})),
+        login_ok: 201,
+        login_rejected: 401,
+        no_credentials: || Req::post(LOGIN).json(serde_json::json!({})),
+        no_credentials_status: 401,
+        malformed: Some((|| Req::post(LOGIN).header("Content-Type", "application/json").body("{\"login\":"), 400)),
+        use_session: |r| Req::get("/api/session").cookies_from(r),
+        use_ok: 204,
+        use_rejected: 401,
+        logout: |r| Req::post("/api/session/logout").cookies_from(r),
+        logout_ok: 201,
+        logout_again: 401,
+        idle: Duration::from_secs(30 * 60),
+    }
+}
+
 #[template]
 #[rstest]
 #[case::junos_space(junos_space())]
 #[case::oracle_sdm(oracle_sdm())]
+#[case::storware(storware())]
 #[case::sensnet(sensnet())]
 #[case::infinite_blue(infinite_blue())]
 fn vendors(#[case] v: Vendor) {}

@@ -9,6 +9,7 @@ mod junos_space;
 mod library;
 mod oracle_sdm;
 mod sensnet;
+mod storware;
 // Helpers shared by the profile tests; not every profile uses every one.
 #[allow(dead_code)]
 mod support;

@@ -1,0 +1,496 @@
+//! `storware`: Storware Backup & Recovery (formerly vProtect) SessionController (spec/storware.md).
+//!
+//! Every operation lives under `/api/session`. A login (password, API token or node) answers 201
+//! with a SessionInfoResponse and sets the `JSESSIONID` cookie (the engine's session token, path
+//! `/api`); everything else is guarded by that cookie. Errors are the JSON envelope
+//! `{"error":{"code":…,"message":…},"message":…}`.
+//!
+//! `lastSuccessfulLogin` / `lastFailedLogin` / `lastFailedLoginIp` are the engine's record of the
+//! account's activity as of the request, so the login response shows *this* login as the last
+//! successful one, and the failure (time and client IP) that preceded it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use super::{Handler, Operation, Principal, Profile, Semantic};
+use crate::engine::{Account, Credential, Engine, Login, LoginError, Minted, Policy, SessionView, token};
+use crate::wire::{Method, Request, Response};
+
+/// The registry entry.
+pub struct Storware;
+
+const SESSION: &str = "/api/session";
+
+/// The [DEFAULT]s a scenario can override under `options`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// Name of the session cookie.
+    pub cookie_name: String,
+    /// `Path` attribute of the session cookie.
+    pub cookie_path: String,
+    /// Field of the login-with-token body that carries the API token.
+    pub token_field: String,
+    /// Field of the node login body that names the node.
+    pub node_login_field: String,
+    /// Field of the node login body that carries the node's password.
+    pub node_password_field: String,
+    /// Accounts that are nodes: only they may use `node/login`, and they may not use `login`.
+    pub node_accounts: Vec<String>,
+    /// Status of every failed session check (ping, user, logout, guarded resources).
+    pub unauthorized_status: u16,
+    /// SessionInfoResponse `language`.
+    pub language: String,
+    /// SessionInfoResponse and AppUserDetails `uiTimeZone`.
+    pub ui_time_zone: String,
+    /// SessionInfoResponse `appUserSettings.pageSize`.
+    pub page_size: u32,
+    /// SessionInfoResponse `appUserSettings.timeFormat` (12 or 24).
+    pub time_format: u32,
+    /// SessionInfoResponse `infoTourEnabled`.
+    pub info_tour_enabled: bool,
+    /// SessionInfoResponse `uiConsoleMode`.
+    pub ui_console_mode: String,
+    /// SessionInfoResponse `endpointsTokens` (each `null` unless set).
+    pub endpoints_tokens: EndpointsTokens,
+    /// The `message` of each error envelope.
+    pub messages: Messages,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            cookie_name: "JSESSIONID".into(),
+            cookie_path: "/api".into(),
+            token_field: "token".into(),
+            node_login_field: "login".into(),
+            node_password_field: "password".into(),
+            node_accounts: Vec::new(),
+            unauthorized_status: 401,
+            language: "EN".into(),
+            ui_time_zone: "UTC".into(),
+            page_size: 20,
+            time_format: 24,
+            info_tour_enabled: true,
+            ui_console_mode: "WORKFLOW".into(),
+            endpoints_tokens: EndpointsTokens::default(),
+            messages: Messages::default(),
+        }
+    }
+}
+
+/// SessionInfoResponse `endpointsTokens`: tokens for the Endpoints (desktop backup) console.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default, rename_all = "camelCase")]
+pub struct EndpointsTokens {
+    /// `endpointsServerManagerToken`.
+    pub endpoints_server_manager_token: Option<String>,
+    /// `endpointsServerManagerWarning`.
+    pub endpoints_server_manager_warning: Option<String>,
+    /// `endpointsOrganizationAdminToken`.
+    pub endpoints_organization_admin_token: Option<String>,
+    /// `endpointsOrganizationAdminWarning`.
+    pub endpoints_organization_admin_warning: Option<String>,
+}
+
+/// The messages of the error envelope.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Messages {
+    /// A refused login (wrong password, unknown user or token, no credentials).
+    pub login_failed: String,
+    /// A request without a valid session.
+    pub unauthorized: String,
+    /// A login of a locked account.
+    pub locked: String,
+    /// A body that is not the JSON the operation takes.
+    pub malformed: String,
+    /// The server is busy (503).
+    pub busy: String,
+    /// No such path.
+    pub not_found: String,
+    /// A known path with another method.
+    pub method_not_allowed: String,
+}
+
+impl Default for Messages {
+    fn default() -> Self {
+        Messages {
+            login_failed: "Invalid login or password".into(),
+            unauthorized: "Unauthorized".into(),
+            locked: "User account is locked".into(),
+            malformed: "Malformed JSON request".into(),
+            busy: "Service Unavailable".into(),
+            not_found: "Not Found".into(),
+            method_not_allowed: "Method Not Allowed".into(),
+        }
+    }
+}
+
+impl Profile for Storware {
+    fn id(&self) -> &'static str {
+        "storware"
+    }
+
+    fn default_port(&self) -> u16 {
+        7403
+    }
+
+    fn summary(&self) -> &'static str {
+        "Storware Backup & Recovery: JSON login under /api/session, JSESSIONID cookie, 30-min idle"
+    }
+
+    fn default_policy(&self) -> Policy {
+        Policy { idle_timeout: Some(Duration::from_secs(30 * 60)), ..Policy::default() }
+    }
+
+    fn default_accounts(&self) -> Vec<Account> {
+        vec![Account {
+            name: "admin".into(),
+            password: "vPr0tect".into(),
+            id: 1,
+            guid: "f8f73bf9-2445-4bce-a7dd-753be3b40a67".into(),
+            roles: vec!["APP_INSTANCE_EXPORT_TASK_REGISTER".into(), "APP_CMD_EXEC_CONFIG_WRITE".into()],
+            ..Account::default()
+        }]
+    }
+
+    fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {
+        let options: Options = super::options(options)?;
+        let cookie_char = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
+        if options.cookie_name.is_empty() || !options.cookie_name.chars().all(cookie_char) {
+            return Err(format!("options.cookie_name: `{}` is not a cookie name", options.cookie_name));
+        }
+        if !options.cookie_path.starts_with('/') || options.cookie_path.contains([';', ',', ' ']) {
+            return Err(format!("options.cookie_path: `{}` must be a path starting with `/`", options.cookie_path));
+        }
+        if !(400..=599).contains(&options.unauthorized_status) {
+            return Err(format!("options.unauthorized_status: {} is not an error status", options.unauthorized_status));
+        }
+        Ok(Box::new(Stand { fixed: Fixed::new(&options), options }))
+    }
+}
+
+struct Stand {
+    options: Options,
+    fixed: Fixed,
+}
+
+/// The SessionInfoResponse members that come from options, serialized once per stand: a client
+/// that logs in on every poll gets this body on every request.
+struct Fixed {
+    info_tour_enabled: String,
+    language: String,
+    app_user_settings: String,
+    endpoints_tokens: String,
+    ui_console_mode: String,
+    ui_time_zone: String,
+}
+
+impl Fixed {
+    fn new(o: &Options) -> Fixed {
+        Fixed {
+            info_tour_enabled: json(&o.info_tour_enabled),
+            language: json(&o.language),
+            app_user_settings: json(&AppUserSettings { page_size: o.page_size, time_format: o.time_format }),
+            endpoints_tokens: json(&o.endpoints_tokens),
+            ui_console_mode: json(&o.ui_console_mode),
+            ui_time_zone: json(&o.ui_time_zone),
+        }
+    }
+}
+
+/// The SessionController operations, by path and method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Ping,
+    Login,
+    LoginWithToken,
+    Logout,
+    NodeLogin,
+    User,
+    UserDetails,
+    /// A SessionController path with another method than the one it takes (named here).
+    WrongMethod(&'static str),
+    Elsewhere,
+}
+
+fn route(req: &Request) -> Route {
+    // Spring MVC matches a trailing slash too.
+    let path = req.path.strip_suffix('/').filter(|p| !p.is_empty()).unwrap_or(&req.path);
+    let Some(rest) = path.strip_prefix(SESSION) else { return Route::Elsewhere };
+    let (route, method) = match rest {
+        "" => (Route::Ping, Method::GET),
+        "/login" => (Route::Login, Method::POST),
+        "/login-with-token" => (Route::LoginWithToken, Method::POST),
+        "/logout" => (Route::Logout, Method::POST),
+        "/node/login" => (Route::NodeLogin, Method::POST),
+        "/user" => (Route::User, Method::GET),
+        "/user/details" => (Route::UserDetails, Method::GET),
+        _ => return Route::Elsewhere,
+    };
+    match method {
+        m if req.method == m => route,
+        Method::GET => Route::WrongMethod("GET"),
+        _ => Route::WrongMethod("POST"),
+    }
+}
+
+impl Handler for Stand {
+    fn handle(&self, engine: &Engine, req: &Request) -> Response {
+        match route(req) {
+            Route::Ping => match self.guard(engine, req) {
+                Ok(_) => Response::new(204),
+                Err(r) => r,
+            },
+            Route::Login => self.login(engine, req),
+            Route::LoginWithToken => self.login_with_token(engine, req),
+            Route::NodeLogin => self.node_login(engine, req),
+            Route::Logout => self.logout(engine, req),
+            Route::User => match self.session(engine, req) {
+                Ok(s) => self.session_info(200, &s),
+                Err(r) => r,
+            },
+            Route::UserDetails => match self.session(engine, req) {
+                Ok(s) => self.user_details(&s),
+                Err(r) => r,
+            },
+            Route::WrongMethod(allow) => {
+                self.error(405, &self.options.messages.method_not_allowed).header("Allow", allow)
+            }
+            Route::Elsewhere => match self.guard(engine, req) {
+                Ok(_) => self.error(404, &self.options.messages.not_found),
+                Err(r) => r,
+            },
+        }
+    }
+
+    fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
+        self.session(engine, req).map(|s| Principal::Session(Box::new(s)))
+    }
+
+    fn operation(&self, req: &Request) -> Operation {
+        match route(req) {
+            Route::Login | Route::LoginWithToken | Route::NodeLogin => Operation::Login,
+            Route::Logout => Operation::Logout,
+            Route::Ping => Operation::Check,
+            Route::User | Route::UserDetails => Operation::Resource,
+            Route::WrongMethod(_) | Route::Elsewhere if req.path.starts_with("/api/") => Operation::Resource,
+            Route::WrongMethod(_) | Route::Elsewhere => Operation::Other,
+        }
+    }
+
+    fn session_token(&self, req: &Request) -> Option<String> {
+        req.cookie(&self.options.cookie_name)
+    }
+
+    fn user(&self, req: &Request) -> Option<String> {
+        let field = match route(req) {
+            Route::Login => "login",
+            Route::NodeLogin => &self.options.node_login_field,
+            _ => return None,
+        };
+        body_fields(&req.body).ok()?.remove(field)?.as_str().map(str::to_owned)
+    }
+
+    fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
+        let m = &self.options.messages;
+        match event {
+            Semantic::LoginRejected => self.error(401, &m.login_failed),
+            Semantic::Locked => self.error(401, &m.locked),
+            Semantic::Unauthorized if self.operation(req) == Operation::Login => self.error(401, &m.login_failed),
+            Semantic::Unauthorized => self.unauthorized(),
+            Semantic::Busy { retry_after } => self.error(503, &m.busy).header("Retry-After", retry_after.to_string()),
+        }
+    }
+}
+
+/// Why a login body gives no credential.
+enum Refusal {
+    /// Not JSON, not an object, or a field of the wrong type: 400.
+    Malformed,
+    /// A field is missing (or `null`), or the account may not log in this way: 401.
+    Rejected,
+}
+
+impl Stand {
+    fn login(&self, engine: &Engine, req: &Request) -> Response {
+        let (user, password) = match serde_json::from_slice::<LoginRequest>(&req.body) {
+            Ok(LoginRequest { login: Some(user), password: Some(password) }) => (user, password),
+            Ok(_) => return self.refused(Refusal::Rejected),
+            Err(_) => return self.refused(Refusal::Malformed),
+        };
+        if self.is_node(&user) {
+            return self.refused(Refusal::Rejected);
+        }
+        self.start(engine, req, Login::password(&user, &password))
+    }
+
+    fn node_login(&self, engine: &Engine, req: &Request) -> Response {
+        let o = &self.options;
+        let (user, password) = match credentials(&req.body, &o.node_login_field, &o.node_password_field) {
+            Ok(pair) => pair,
+            Err(refusal) => return self.refused(refusal),
+        };
+        if !self.is_node(&user) {
+            return self.refused(Refusal::Rejected);
+        }
+        self.start(engine, req, Login::password(&user, &password))
+    }
+
+    fn login_with_token(&self, engine: &Engine, req: &Request) -> Response {
+        let token = match body_fields(&req.body).and_then(|mut f| string_field(&mut f, &self.options.token_field)) {
+            Ok(Some(token)) => token,
+            Ok(None) => return self.refused(Refusal::Rejected),
+            Err(refusal) => return self.refused(refusal),
+        };
+        let attempt = Login { credential: Credential::Token(&token), ..Login::password("", "") };
+        self.start(engine, req, attempt)
+    }
+
+    /// Creates the session and answers 201 with the SessionInfoResponse and the cookie.
+    fn start(&self, engine: &Engine, req: &Request, attempt: Login<'_>) -> Response {
+        let attempt = attempt.from_peer(req.peer);
+        match engine.login(attempt, |rng| Minted::token(token::hex_upper(rng, 16))) {
+            Ok(s) => {
+                let o = &self.options;
+                self.session_info(201, &s)
+                    .header("Set-Cookie", format!("{}={}; Path={}; HttpOnly", o.cookie_name, s.token, o.cookie_path))
+            }
+            Err(LoginError::Locked) => self.error(401, &self.options.messages.locked),
+            Err(_) => self.refused(Refusal::Rejected),
+        }
+    }
+
+    fn logout(&self, engine: &Engine, req: &Request) -> Response {
+        match self.session_token(req).map(|t| engine.logout(&t)) {
+            Some(Ok(_)) => Response::new(201),
+            _ => self.unauthorized(),
+        }
+    }
+
+    /// The live session the cookie names (the use renews it), or the vendor's refusal.
+    fn session(&self, engine: &Engine, req: &Request) -> Result<SessionView, Response> {
+        self.session_token(req).and_then(|t| engine.authenticate(&t).ok()).ok_or_else(|| self.unauthorized())
+    }
+
+    fn is_node(&self, user: &str) -> bool {
+        self.options.node_accounts.iter().any(|n| n == user)
+    }
+
+    /// 200 or 201 with the SessionInfoResponse of `s`, in the documented key order.
+    fn session_info(&self, status: u16, s: &SessionView) -> Response {
+        let f = &self.fixed;
+        let (success, failure) = (s.activity.last_success, s.activity.last_failure);
+        let ip = failure.and_then(|(_, ip)| ip).map(|ip| ip.to_canonical().to_string());
+        let body = format!(
+            concat!(
+                r#"{{"requester":{{"guid":{guid},"name":{name}}},"infoTourEnabled":{tour},"#,
+                r#""lastFailedLoginIp":{ip},"language":{language},"appUserSettings":{settings},"#,
+                r#""privileges":{privileges},"endpointsTokens":{tokens},"uiConsoleMode":{mode},"#,
+                r#""lastSuccessfulLogin":{success},"lastFailedLogin":{failure},"uiTimeZone":{zone}}}"#,
+            ),
+            guid = json(&s.account.guid),
+            name = json(&s.account.name),
+            tour = f.info_tour_enabled,
+            ip = json(&ip),
+            language = f.language,
+            settings = f.app_user_settings,
+            privileges = json(&s.account.roles),
+            tokens = f.endpoints_tokens,
+            mode = f.ui_console_mode,
+            success = json(&success.map(|(at, _)| at.as_millis())),
+            failure = json(&failure.map(|(at, _)| at.as_millis())),
+            zone = f.ui_time_zone,
+        );
+        Response::with(status, "application/json", body)
+    }
+
+    /// 200 with the AppUserDetails of `s`.
+    fn user_details(&self, s: &SessionView) -> Response {
+        let (success, failure) = (s.activity.last_success, s.activity.last_failure);
+        let details = AppUserDetails {
+            guid: &s.account.guid,
+            last_successful_login: success.map(|(at, _)| at.as_millis()),
+            last_failed_login: failure.map(|(at, _)| at.as_millis()),
+            ui_time_zone: &self.options.ui_time_zone,
+        };
+        Response::with(200, "application/json", json(&details))
+    }
+
+    fn refused(&self, refusal: Refusal) -> Response {
+        match refusal {
+            Refusal::Malformed => self.error(400, &self.options.messages.malformed),
+            Refusal::Rejected => self.error(401, &self.options.messages.login_failed),
+        }
+    }
+
+    fn unauthorized(&self) -> Response {
+        self.error(self.options.unauthorized_status, &self.options.messages.unauthorized)
+    }
+
+    /// The error envelope.
+    fn error(&self, code: u16, message: &str) -> Response {
+        Response::json(code, &json!({"error": {"code": code, "message": message}, "message": message}))
+    }
+}
+
+/// LoginRequest. Unknown fields are ignored; a field of another type is malformed; a missing or
+/// `null` one rejects the login. An empty body is malformed, as Spring's "Required request body is
+/// missing" is.
+#[derive(Deserialize)]
+struct LoginRequest {
+    login: Option<String>,
+    password: Option<String>,
+}
+
+/// The two string fields of a login body; a missing (or `null`) one rejects the login.
+fn credentials(body: &[u8], user: &str, password: &str) -> Result<(String, String), Refusal> {
+    let mut fields = body_fields(body)?;
+    match (string_field(&mut fields, user)?, string_field(&mut fields, password)?) {
+        (Some(u), Some(p)) => Ok((u, p)),
+        _ => Err(Refusal::Rejected),
+    }
+}
+
+/// The body as a JSON object. An empty body is malformed, as Spring's "Required request body is
+/// missing" is. Unknown fields are ignored.
+fn body_fields(body: &[u8]) -> Result<Map<String, Value>, Refusal> {
+    match serde_json::from_slice(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        _ => Err(Refusal::Malformed),
+    }
+}
+
+/// A string field: `None` if absent or `null`, malformed if of another type.
+fn string_field(fields: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Refusal> {
+    match fields.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(Refusal::Malformed),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppUserSettings {
+    page_size: u32,
+    time_format: u32,
+}
+
+/// AppUserDetails, in the documented key order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AppUserDetails<'a> {
+    guid: &'a str,
+    last_successful_login: Option<i64>,
+    last_failed_login: Option<i64>,
+    ui_time_zone: &'a str,
+}
+
+/// A value as JSON text. Cannot fail for these types: every map key is a string.
+fn json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
