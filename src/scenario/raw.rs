@@ -46,7 +46,7 @@ pub(super) struct Stand {
 #[serde(deny_unknown_fields)]
 pub(super) struct StandFields {
     pub id: Option<String>,
-    pub profile: String,
+    pub profile: ProfileName,
     pub port: Option<u16>,
     pub seed: Option<u64>,
     pub clock: Option<Clock>,
@@ -120,9 +120,7 @@ impl TryFrom<StandFields> for Stand {
     type Error = String;
 
     fn try_from(fields: StandFields) -> Result<Self, String> {
-        let profile = profiles::find(&fields.profile).ok_or_else(|| {
-            format!("profile: unknown profile `{}`, expected one of {}", fields.profile, profiles::ids())
-        })?;
+        let profile = fields.profile.0;
         let options = fields.options.clone().unwrap_or(serde_json::Value::Null);
         profile.configure(&options)?;
         if let Some(id) = &fields.id
@@ -178,6 +176,19 @@ pub(super) struct Account {
     pub locked: bool,
     #[serde(default)]
     pub sso_only: bool,
+}
+
+/// A profile id, checked against the registry where it is written.
+#[derive(Debug)]
+pub(super) struct ProfileName(pub &'static dyn Profile);
+
+impl<'de> Deserialize<'de> for ProfileName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let id = String::deserialize(d)?;
+        profiles::find(&id)
+            .map(ProfileName)
+            .ok_or_else(|| de::Error::custom(format!("unknown profile `{id}`, expected one of {}", profiles::ids())))
+    }
 }
 
 /// A duration such as `"30m"`, `"1h 30m"`, `"5m 58s 843ms"`, a number of seconds, or `"none"`.

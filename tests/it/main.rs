@@ -5,6 +5,7 @@ mod contract;
 mod engine_model;
 mod faults;
 mod infinite_blue;
+mod isolation;
 mod junos_space;
 mod library;
 mod oracle_sdm;

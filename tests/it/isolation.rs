@@ -1,0 +1,141 @@
+//! Isolated stands through the control listener of the real binary: 200 created and deleted leave
+//! no thread, file descriptor (port) or memory behind.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn proc_count(pid: u32, dir: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/{dir}")).map(|d| d.count()).unwrap_or(0)
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits (bounded) until `f` holds: worker threads end a moment after their server stops.
+fn settle(f: impl Fn() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    f()
+}
+
+#[actix_web::test]
+async fn two_hundred_stands_created_and_deleted_leave_nothing_behind() {
+    let dir = std::env::temp_dir().join(format!("standin-iso-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let empty = dir.join("empty.toml");
+    std::fs::write(&empty, "# no stands: only the control listener\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
+        .args(["serve", empty.to_str().unwrap(), "--control-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let server = Server(child);
+    let pid = server.0.id();
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let control = ready["control"].as_str().unwrap().to_owned();
+    let c = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let scenario = "[[stands]]\nid = \"isolation-probe\"\nprofile = \"junos-space\"\n";
+
+    let cycle = |n: usize| {
+        let c = c.clone();
+        let control = control.clone();
+        async move {
+            for _ in 0..n {
+                let created: serde_json::Value = c
+                    .post(format!("{control}/__standin/stands"))
+                    .body(scenario)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let url = created[0]["url"].as_str().expect("a url").to_owned();
+                let id = created[0]["id"].as_str().unwrap().to_owned();
+                let login = c
+                    .post(format!("{url}/api/space/user-management/login"))
+                    .basic_auth("super", Some("juniper123"))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(login.status(), 200);
+                let r = c.delete(format!("{control}/__standin/stands/{id}")).send().await.unwrap();
+                assert_eq!(r.status(), 200);
+                // The OS may hand the freed port to a stand of a test running in parallel: what
+                // matters is that this stand no longer answers.
+                if let Ok(r) = c.get(format!("{url}/__standin/health")).send().await {
+                    let who: serde_json::Value = r.json().await.unwrap_or_default();
+                    assert_ne!(who["stand"], "isolation-probe", "a deleted stand answered");
+                }
+            }
+        }
+    };
+    cycle(10).await; // warm up allocator and runtime
+    assert!(settle(|| proc_count(pid, "task") == proc_count(pid, "task")));
+    let (threads, fds, rss) = (proc_count(pid, "task"), proc_count(pid, "fd"), rss_kib(pid));
+    cycle(200).await;
+    assert!(settle(|| proc_count(pid, "task") <= threads), "threads {} > {threads}", proc_count(pid, "task"));
+    assert!(settle(|| proc_count(pid, "fd") <= fds), "fds {} > {fds}", proc_count(pid, "fd"));
+    let grown = rss_kib(pid).saturating_sub(rss);
+    assert!(grown < 8 * 1024, "RSS grew by {grown} KiB over 200 stands");
+    let list: serde_json::Value =
+        c.get(format!("{control}/__standin/stands")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}
+
+#[actix_web::test]
+async fn a_bad_scenario_body_is_a_400_with_a_positioned_error_and_ids_stay_unique() {
+    let registry = standin::control::listener::Registry::new("127.0.0.1".parse().unwrap(), Default::default());
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _handle = standin::control::listener::serve(registry.clone(), listener).unwrap();
+    let c = reqwest::Client::new();
+    let control = format!("http://{addr}");
+    let r =
+        c.post(format!("{control}/__standin/stands")).body("[[stands]]\nprofile = \"junos\"\n").send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    let e: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        e["error"].as_str().unwrap().starts_with("<request>:2:11: stands[0].profile: unknown profile `junos`"),
+        "{e}"
+    );
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let created: serde_json::Value = c
+            .post(format!("{control}/__standin/stands"))
+            .body(r#"{"stands":[{"profile":"sensnet"}]}"#)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(created[0]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids, ["sensnet", "sensnet-1", "sensnet-2"]);
+    assert_eq!(registry.list().len(), 3);
+}
