@@ -43,6 +43,8 @@ enum Command {
     },
     /// List the vendor profiles.
     Profiles,
+    /// Print the JSON Schema of the scenario format (docs/scenario.schema.json).
+    Schema,
     /// Validate scenario files; prints one line per error.
     Check {
         /// Scenario files.
@@ -61,6 +63,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Check { files } => check(&files),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&standin::scenario::schema()).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
         Command::Serve { scenarios, host, control_port, seed, control_token, workers } => {
             init_logs();
             let options = Options { host, control_port, seed, control_token, workers: usize::from(workers) };

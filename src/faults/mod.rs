@@ -26,7 +26,7 @@ pub struct Rule {
 }
 
 /// The rule's text form.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// Name in the journal and the control API; default `fault-<n>`.
@@ -41,7 +41,7 @@ pub struct RuleSpec {
 
 /// When a rule fires. Every given condition must hold; counts are of requests that match the
 /// request conditions (op, method, path, user), from 1.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct When {
     /// Vendor operation: `login`, `logout`, `check`, `resource`, `other`.
@@ -80,7 +80,7 @@ pub struct When {
 }
 
 /// What a rule does.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Then {
     /// The action; with only `delay`, the request is answered normally after the delay.
@@ -113,7 +113,7 @@ pub struct Then {
 }
 
 /// The actions.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// Semantic: the login is refused in the vendor's format.
@@ -141,7 +141,7 @@ pub enum Action {
 }
 
 /// A delay: fixed, or uniform between two bounds.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum DelaySpec {
     /// `"2s"`.
@@ -159,6 +159,16 @@ pub enum DelaySpec {
 enum Delay {
     Fixed(Duration),
     Range(Duration, Duration),
+}
+
+impl schemars::JsonSchema for Rule {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Fault".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        RuleSpec::json_schema(generator)
+    }
 }
 
 impl TryFrom<RuleSpec> for Rule {

@@ -27,7 +27,7 @@ const JSON: &str = "application/json;charset=utf-8";
 const LOGIN_MESSAGE: &str = "Session expired or invalid login credentials";
 
 /// The [DEFAULT]s a scenario can override under `options`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// HTTP status of the `status="login"` error (bad credentials, ended or unknown session).
@@ -58,7 +58,7 @@ impl Default for Options {
 }
 
 /// Where a request parameter can come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     /// An HTTP header of the parameter's name (any case).
@@ -72,6 +72,16 @@ pub enum Source {
 /// An idle timeout: `"30m"`, a number of seconds, or `"none"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Idle(pub Option<Duration>);
+
+impl schemars::JsonSchema for Idle {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        crate::scenario::duration_schema(generator)
+    }
+}
 
 impl<'de> Deserialize<'de> for Idle {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -113,6 +123,10 @@ impl Profile for InfiniteBlue {
             tenant: Some("5857".into()),
             ..Account::default()
         }]
+    }
+
+    fn options_schema(&self) -> schemars::Schema {
+        schemars::schema_for!(Options)
     }
 
     fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {

@@ -20,7 +20,7 @@ const UM: &str = "/api/space/user-management";
 const MEDIA: &str = "application/vnd.net.juniper.space.user-management";
 
 /// The [DEFAULT]s a scenario can override under `options`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// `separate` (two Set-Cookie headers) or `documented` (the docs' one-line form).
@@ -42,7 +42,7 @@ impl Default for Options {
 }
 
 /// How the login response sets the two cookies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CookieStyle {
     /// `JSESSIONIDSSO=<v>; Path=/; HttpOnly` and `JSESSIONID=<v>; Path=/api/space/user-management; HttpOnly`.
@@ -85,6 +85,10 @@ impl Profile for JunosSpace {
                 ..Account::default()
             },
         ]
+    }
+
+    fn options_schema(&self) -> schemars::Schema {
+        schemars::schema_for!(Options)
     }
 
     fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {

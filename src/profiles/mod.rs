@@ -35,6 +35,8 @@ pub trait Profile: Sync {
     /// Builds the stand's handler from the scenario's `options` (this profile's [DEFAULT]
     /// overrides; `null` when absent). The error names the offending option.
     fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String>;
+    /// JSON Schema of this profile's `options` (for the scenario format reference).
+    fn options_schema(&self) -> schemars::Schema;
 }
 
 /// A profile configured for one stand.
@@ -61,7 +63,7 @@ pub trait Handler: Send + Sync {
 }
 
 /// The vendor operations fault rules and the journal speak of.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Operation {
     /// Creates a session (every login variant: password, token, node, GET form).

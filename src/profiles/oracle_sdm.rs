@@ -27,7 +27,7 @@ const OBJECT_NOT_FOUND: &str = "The object (resource URI, device, and so on) of 
 const UNAVAILABLE: &str = "The service is temporarily unavailable.";
 
 /// The [DEFAULT]s a scenario can override under `options`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// Supported `versionId` path segments; any other is 404 on every operation.
@@ -75,7 +75,7 @@ impl Default for Options {
 }
 
 /// How error responses are shaped.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ErrorBody {
     /// The documented sentence as `text/plain`.
@@ -86,7 +86,7 @@ pub enum ErrorBody {
 }
 
 /// How XML bodies are laid out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum XmlLayout {
     /// As the documentation prints them: one element a line, two spaces per level.
@@ -121,6 +121,10 @@ impl Profile for OracleSdm {
             group: Some("administrators".into()),
             ..Account::default()
         }]
+    }
+
+    fn options_schema(&self) -> schemars::Schema {
+        schemars::schema_for!(Options)
     }
 
     fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {

@@ -22,7 +22,7 @@ pub struct SensNet;
 const API: &str = "/sn/rest/api";
 
 /// The [DEFAULT]s a scenario can override under `options`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// The stand's time zone as a fixed UTC offset, `+hh:mm` or `-hh:mm` (`Z` = `+00:00`); the
@@ -68,7 +68,7 @@ impl Default for Options {
 }
 
 /// How a zero UTC offset prints in dates.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 pub enum ZeroOffset {
     /// `2026-01-01T00:00:00.000Z`.
     #[serde(rename = "Z")]
@@ -101,6 +101,10 @@ impl Profile for SensNet {
 
     fn default_accounts(&self) -> Vec<Account> {
         vec![Account { name: "test1@test.domain".into(), password: "password".into(), id: 3, ..Account::default() }]
+    }
+
+    fn options_schema(&self) -> schemars::Schema {
+        schemars::schema_for!(Options)
     }
 
     fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {

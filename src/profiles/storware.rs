@@ -24,7 +24,7 @@ pub struct Storware;
 const SESSION: &str = "/api/session";
 
 /// The [DEFAULT]s a scenario can override under `options`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// Name of the session cookie.
@@ -82,7 +82,7 @@ impl Default for Options {
 }
 
 /// SessionInfoResponse `endpointsTokens`: tokens for the Endpoints (desktop backup) console.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default, rename_all = "camelCase")]
 pub struct EndpointsTokens {
     /// `endpointsServerManagerToken`.
@@ -96,7 +96,7 @@ pub struct EndpointsTokens {
 }
 
 /// The messages of the error envelope.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Messages {
     /// A refused login (wrong password, unknown user or token, no credentials).
@@ -155,6 +155,10 @@ impl Profile for Storware {
             roles: vec!["APP_INSTANCE_EXPORT_TASK_REGISTER".into(), "APP_CMD_EXEC_CONFIG_WRITE".into()],
             ..Account::default()
         }]
+    }
+
+    fn options_schema(&self) -> schemars::Schema {
+        schemars::schema_for!(Options)
     }
 
     fn configure(&self, options: &serde_json::Value) -> Result<Box<dyn Handler>, String> {

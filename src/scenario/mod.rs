@@ -17,7 +17,7 @@ use crate::faults::Rule;
 use crate::profiles::Profile;
 use crate::resources::{Resource, guess_content_type};
 
-pub use raw::parse_span;
+pub use raw::{duration_schema, parse_span};
 
 /// The embedded default scenario: every profile on its default port.
 pub const DEFAULT: &str = include_str!("../../scenarios/default.toml");
@@ -124,6 +124,42 @@ impl Scenario {
         }
         self
     }
+}
+
+/// The JSON Schema of the scenario format, generated from the parser's own types, with each
+/// profile's `options` attached to stands of that profile.
+pub fn schema() -> serde_json::Value {
+    let mut schema = serde_json::to_value(schemars::schema_for!(raw::Scenario)).unwrap_or_default();
+    let mut hoisted = serde_json::Map::new();
+    let per_profile: Vec<serde_json::Value> = crate::profiles::ALL
+        .iter()
+        .map(|p| {
+            let mut options = serde_json::to_value(p.options_schema()).unwrap_or_default();
+            if let Some(o) = options.as_object_mut() {
+                o.remove("$schema");
+                o.insert("title".into(), format!("{} options", p.id()).into());
+                // `$ref`s resolve against the root document: move nested definitions there.
+                if let Some(serde_json::Value::Object(defs)) = o.remove("$defs") {
+                    for (name, def) in defs {
+                        hoisted.entry(name).or_insert(def);
+                    }
+                }
+            }
+            serde_json::json!({
+                "if": {"properties": {"profile": {"const": p.id()}}, "required": ["profile"]},
+                "then": {"properties": {"options": options}}
+            })
+        })
+        .collect();
+    if let Some(stand) = schema.pointer_mut("/$defs/StandFields").and_then(|v| v.as_object_mut()) {
+        stand.insert("allOf".into(), serde_json::Value::Array(per_profile));
+    }
+    if let Some(defs) = schema.pointer_mut("/$defs").and_then(|v| v.as_object_mut()) {
+        for (name, def) in hoisted {
+            defs.entry(name).or_insert(def);
+        }
+    }
+    schema
 }
 
 fn from_toml(text: &str, origin: &str) -> Result<raw::Scenario, Error> {

@@ -12,7 +12,8 @@ use serde::de::{self, Deserializer};
 use crate::engine::Timestamp;
 use crate::profiles::{self, Profile};
 
-#[derive(Debug, Deserialize)]
+/// A scenario file: stands to run, with defaults for their clocks and seeds.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Scenario {
     pub seed: Option<u64>,
@@ -21,14 +22,14 @@ pub(super) struct Scenario {
     pub stands: Vec<Stand>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Clock {
     pub mode: ClockMode,
     pub start: Option<Instant>,
 }
 
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub(super) enum ClockMode {
     System,
@@ -42,7 +43,7 @@ pub(super) struct Stand {
     pub profile: &'static dyn Profile,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StandFields {
     pub id: Option<String>,
@@ -60,14 +61,14 @@ pub(super) struct StandFields {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, try_from = "ResourceFields")]
+#[serde(try_from = "ResourceFields")]
 pub(super) struct Resource {
     pub fields: ResourceFields,
     pub method: Option<actix_web::http::Method>,
     pub pattern: crate::faults::Pattern,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ResourceFields {
     pub method: Option<String>,
@@ -145,7 +146,7 @@ impl Clock {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Policy {
     pub idle_timeout: Option<Span>,
@@ -157,7 +158,7 @@ pub(super) struct Policy {
     pub lockout_after: Option<u32>,
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Account {
     pub name: String,
@@ -178,9 +179,38 @@ pub(super) struct Account {
     pub sso_only: bool,
 }
 
+/// The validated wrappers are written as their text form.
+macro_rules! schema_as {
+    ($ty:ty, $text:ty) => {
+        impl schemars::JsonSchema for $ty {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                <$text as schemars::JsonSchema>::schema_name()
+            }
+
+            fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                <$text as schemars::JsonSchema>::json_schema(generator)
+            }
+        }
+    };
+}
+
+schema_as!(Stand, StandFields);
+schema_as!(Resource, ResourceFields);
+
 /// A profile id, checked against the registry where it is written.
 #[derive(Debug)]
 pub(super) struct ProfileName(pub &'static dyn Profile);
+
+impl schemars::JsonSchema for ProfileName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Profile".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let ids: Vec<&str> = profiles::ALL.iter().map(|p| p.id()).collect();
+        schemars::json_schema!({"type": "string", "enum": ids, "description": "The vendor profile."})
+    }
+}
 
 impl<'de> Deserialize<'de> for ProfileName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -194,6 +224,24 @@ impl<'de> Deserialize<'de> for ProfileName {
 /// A duration such as `"30m"`, `"1h 30m"`, `"5m 58s 843ms"`, a number of seconds, or `"none"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Span(pub Option<Duration>);
+
+impl schemars::JsonSchema for Span {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        duration_schema(generator)
+    }
+}
+
+/// The schema of a duration value: `"30m"`, `"1h 30m"`, seconds, or `"none"`.
+pub fn duration_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "description": "A duration: \"30m\", \"1h 30m\", \"5m 58s 843ms\" (humantime), a number of seconds, or \"none\".",
+        "anyOf": [{"type": "string"}, {"type": "integer", "minimum": 0}]
+    })
+}
 
 impl<'de> Deserialize<'de> for Span {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -226,6 +274,16 @@ pub fn parse_span(text: &str) -> Result<Option<Duration>, String> {
 /// An RFC 3339 instant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Instant(pub Timestamp);
+
+impl schemars::JsonSchema for Instant {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Instant".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({"type": "string", "format": "date-time", "description": "An RFC 3339 instant."})
+    }
+}
 
 impl<'de> Deserialize<'de> for Instant {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -10,6 +10,7 @@ mod junos_space;
 mod library;
 mod oracle_sdm;
 mod resources;
+mod schema;
 mod sensnet;
 mod storware;
 // Helpers shared by the profile tests; not every profile uses every one.
