@@ -40,3 +40,13 @@ fn every_reference_resolves_and_every_profile_has_its_options() {
     let junos = &per_profile[0]["then"]["properties"]["options"]["properties"];
     assert!(junos.get("cookie_style").is_some(), "{junos}");
 }
+
+#[test]
+fn the_readme_scenario_example_is_a_valid_scenario() {
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let start = readme.find("```toml\nseed = 42").expect("the README's scenario example") + "```toml\n".len();
+    let len = readme[start..].find("```").unwrap();
+    let scenario = standin::Scenario::parse(&readme[start..start + len], "README.md").unwrap_or_else(|e| panic!("{e}"));
+    let stand = &scenario.stands[0];
+    assert_eq!((stand.resources.len(), stand.faults.len(), stand.journal), (1, 1, 1000));
+}
