@@ -9,6 +9,7 @@ mod isolation;
 mod junos_space;
 mod library;
 mod oracle_sdm;
+mod python;
 mod resources;
 mod schema;
 mod sensnet;
