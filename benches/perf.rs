@@ -1,0 +1,532 @@
+//! The performance report: `cargo bench --bench perf` (needs `wrk`: `apt-get install -y wrk`).
+//!
+//! Runs the release `standin` binary and, in this process, a bare actix-web reference that answers
+//! each benchmarked request with the exact bytes Standin sent for it, with no session logic: the
+//! physical-limit reference. Prints a markdown table. `PERF_SECS` sets the seconds per load run
+//! (default 4), `PERF_WORKERS` the worker threads of both servers (default 1).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+
+fn secs() -> u64 {
+    std::env::var("PERF_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4)
+}
+
+fn workers() -> usize {
+    std::env::var("PERF_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw HTTP: requests are sent and answers captured byte for byte.
+
+#[derive(Clone, Debug)]
+struct Req {
+    method: &'static str,
+    path: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Req {
+    fn new(method: &'static str, path: &str) -> Req {
+        Req { method, path: path.into(), headers: vec![], body: String::new() }
+    }
+    fn header(mut self, k: &str, v: &str) -> Req {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    fn body(mut self, ct: &str, b: &str) -> Req {
+        self.body = b.into();
+        self.header("Content-Type", ct)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn cookies(&self) -> String {
+        self.headers
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            .flat_map(|(_, v)| v.split(", "))
+            .filter_map(|c| c.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+fn send(addr: SocketAddr, r: &Req) -> Answer {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut text = format!("{} {} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n", r.method, r.path);
+    for (k, v) in &r.headers {
+        text += &format!("{k}: {v}\r\n");
+    }
+    text += &format!("Content-Length: {}\r\n\r\n{}", r.body.len(), r.body);
+    s.write_all(text.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(": "))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("connection"))
+        .collect();
+    Answer { status, headers, body: raw[split + 4..].to_vec() }
+}
+
+fn control(addr: SocketAddr, method: &'static str, path: &str, body: &str) -> serde_json::Value {
+    let a = send(addr, &Req::new(method, path).body("application/json", body));
+    serde_json::from_slice(&a.body).unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bare reference: fixed bytes per (method, path), no logic.
+
+type Canned = Arc<HashMap<(String, String), Answer>>;
+
+fn start_bare(canned: Canned) -> (SocketAddr, actix_web::dev::ServerHandle) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let data = web::Data::from(canned);
+            let server = HttpServer::new(move || {
+                App::new().app_data(data.clone()).default_service(web::to(|req: HttpRequest, body: web::Bytes, c: web::Data<HashMap<(String, String), Answer>>| async move {
+                    drop(body);
+                    let key = (req.method().to_string(), req.uri().to_string());
+                    match c.get(&key) {
+                        Some(a) => {
+                            let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(a.status).unwrap());
+                            for (k, v) in &a.headers {
+                                r.append_header((k.as_str(), v.as_str()));
+                            }
+                            r.body(a.body.clone())
+                        }
+                        None => HttpResponse::NotFound().finish(),
+                    }
+                }))
+            })
+            .workers(workers())
+            .disable_signals()
+            .listen(listener)
+            .unwrap()
+            .run();
+            tx.send(server.handle()).unwrap();
+            server.await.unwrap();
+        });
+    });
+    (addr, rx.recv().unwrap())
+}
+
+// ---------------------------------------------------------------------------------------------
+// wrk
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    non2xx: u64,
+}
+
+fn lua_for(reqs: &[Req]) -> String {
+    // Cycles through the requests in order, one per call.
+    let mut s = String::from("local reqs = {}\n");
+    for r in reqs {
+        let mut headers = String::new();
+        for (k, v) in &r.headers {
+            headers += &format!("[{k:?}] = {v:?}, ");
+        }
+        s += &format!("table.insert(reqs, wrk.format({:?}, {:?}, {{{headers}}}, {:?}))\n", r.method, r.path, r.body);
+    }
+    s += "local i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend\n";
+    s
+}
+
+fn wrk(addr: SocketAddr, reqs: &[Req], connections: u32, secs: u64) -> Load {
+    let script = std::env::temp_dir().join(format!("standin-perf-{}-{}.lua", std::process::id(), rand_id()));
+    std::fs::write(&script, lua_for(reqs)).unwrap();
+    let out = Command::new("wrk")
+        .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", "-s"])
+        .arg(&script)
+        .arg(format!("http://{addr}"))
+        .output()
+        .expect("wrk is needed: apt-get install -y wrk");
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut load = Load::default();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(v) = t.strip_prefix("Requests/sec:") {
+            load.rps = v.trim().parse().unwrap_or(0.0);
+        } else if let Some(v) = t.strip_prefix("50%") {
+            load.p50_ms = ms(v);
+        } else if let Some(v) = t.strip_prefix("99%") {
+            load.p99_ms = ms(v);
+        } else if t.starts_with("Latency") {
+            load.max_ms = t.split_whitespace().nth(3).map(ms).unwrap_or(0.0);
+        } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
+            load.non2xx = v.trim().parse().unwrap_or(0);
+        }
+    }
+    load
+}
+
+fn ms(v: &str) -> f64 {
+    let v = v.trim();
+    let (num, unit) = v.split_at(v.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(v.len()));
+    let n: f64 = num.parse().unwrap_or(0.0);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => n,
+    }
+}
+
+fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The standin process
+
+struct Standin {
+    child: Child,
+    control: SocketAddr,
+    stands: HashMap<String, SocketAddr>,
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Standin {
+    fn start(scenario: &str) -> (Standin, Duration) {
+        let path = std::env::temp_dir().join(format!("standin-perf-{}-{}.toml", std::process::id(), rand_id()));
+        std::fs::write(&path, scenario).unwrap();
+        let started = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
+            .args(["serve", path.to_str().unwrap(), "--control-port", "0", "--workers", &workers().to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let ready_after = started.elapsed();
+        let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let addr = |u: &str| u.trim_start_matches("http://").parse::<SocketAddr>().unwrap();
+        let stands = ready["stands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| (s["profile"].as_str().unwrap().to_owned(), addr(s["url"].as_str().unwrap())))
+            .collect();
+        let control = addr(ready["control"].as_str().unwrap());
+        (Standin { child, control, stands }, ready_after)
+    }
+
+    fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The benchmarked requests of each profile.
+
+struct Flow {
+    profile: &'static str,
+    login: Req,
+    /// The authenticated request, given the login's answer.
+    auth: fn(&Answer) -> Req,
+    /// The logout (for the mixed flow is not used: sessions are kept so the flow stays valid).
+    note: &'static str,
+}
+
+fn flows() -> Vec<Flow> {
+    let basic = "Basic c3VwZXI6anVuaXBlcjEyMw==";
+    vec![
+        Flow {
+            profile: "junos-space",
+            login: Req::new("POST", "/api/space/user-management/login").header("Authorization", basic),
+            auth: |a| Req::new("GET", "/api/space/user-management/login-status").header("Cookie", &a.cookies()),
+            note: "login-status",
+        },
+        Flow {
+            profile: "oracle-sdm",
+            login: Req::new("POST", "/rest/v1.1/admin/login").body(
+                "application/xml",
+                "<session><userName>admin</userName><password>password</password></session>",
+            ),
+            auth: |a| Req::new("GET", "/rest/v1.1/admin/serverInfo").header("Cookie", &a.cookies()),
+            note: "serverInfo",
+        },
+        Flow {
+            profile: "storware",
+            login: Req::new("POST", "/api/session/login").body("application/json", r#"{"login":"admin","password":"vPr0tect"}"#),
+            auth: |a| Req::new("GET", "/api/session").header("Cookie", &a.cookies()),
+            note: "GET /api/session",
+        },
+        Flow {
+            profile: "sensnet",
+            login: Req::new("POST", "/sn/rest/api/login")
+                .body("application/x-www-form-urlencoded", "u=test1%40test.domain&p=password&n=bench"),
+            auth: |a| {
+                let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap_or_default();
+                Req::new("GET", &format!("/sn/rest/api/{}", v["loginSession"]["token"].as_str().unwrap_or("x")))
+            },
+            note: "check",
+        },
+        Flow {
+            profile: "infinite-blue",
+            login: Req::new("GET", "/rest/api/login?output=json").header("loginName", "admin").header("password", "password"),
+            auth: |a| {
+                let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap_or_default();
+                Req::new("GET", &format!("/rest/api/selectQuery?sessionId={}&query=x&output=json", v["sessionId"].as_str().unwrap_or("x")))
+            },
+            note: "selectQuery (fixture)",
+        },
+    ]
+}
+
+const ALL_PROFILES: &str = r#"
+[[stands]]
+profile = "junos-space"
+port = 0
+[stands.policy]
+idle_timeout = "24h"
+
+[[stands]]
+profile = "oracle-sdm"
+port = 0
+[stands.policy]
+idle_timeout = "24h"
+
+[[stands]]
+profile = "storware"
+port = 0
+[stands.policy]
+idle_timeout = "24h"
+
+[[stands]]
+profile = "sensnet"
+port = 0
+[stands.policy]
+idle_timeout = "24h"
+absolute_lifetime = "48h"
+
+[[stands]]
+profile = "infinite-blue"
+port = 0
+[stands.policy]
+idle_timeout = "24h"
+single_session_per_user = false
+[[stands.resources]]
+method = "GET"
+path = "/rest/api/selectQuery"
+body = '[["1","Acme"]]'
+"#;
+
+fn pct(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    values[((values.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "met" } else { "MISSED" }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; any other argument filters nothing here.
+    let secs = secs();
+    let mut report = String::new();
+    let mut line = |s: String| {
+        println!("{s}");
+        report += &s;
+        report.push('\n');
+    };
+    line(format!("Standin performance report: {} workers per server, wrk -t1, {secs}s per run", workers()));
+    line(String::new());
+
+    // 1. Throughput and latency per profile, against the bare reference.
+    let (standin, _) = Standin::start(ALL_PROFILES);
+    line("| profile | request | standin req/s | bare req/s | ratio | target | p99 standin (1 conn) | p99 bare | p99 ratio (≤1.5) |".into());
+    line("|---|---|---|---|---|---|---|---|---|".into());
+    for flow in flows() {
+        let addr = standin.stands[flow.profile];
+        let login_answer = send(addr, &flow.login);
+        assert!((200..300).contains(&login_answer.status), "{}: login {}", flow.profile, login_answer.status);
+        let auth = (flow.auth)(&login_answer);
+        let auth_answer = send(addr, &auth);
+        assert!(auth_answer.status < 500, "{}: auth {}", flow.profile, auth_answer.status);
+        let mut canned = HashMap::new();
+        canned.insert((flow.login.method.to_string(), flow.login.path.clone()), login_answer.clone());
+        canned.insert((auth.method.to_string(), auth.path.clone()), auth_answer.clone());
+        let (bare, bare_handle) = start_bare(Arc::new(canned));
+        let mixed: Vec<Req> = std::iter::once(flow.login.clone()).chain(std::iter::repeat_n(auth.clone(), 9)).collect();
+        for (name, reqs, target) in [
+            ("login", vec![flow.login.clone()], 0.75),
+            (flow.note, vec![auth.clone()], 0.9),
+            ("mixed 1 login : 9 uses", mixed, 0.9),
+        ] {
+            let s = wrk(addr, &reqs, 64, secs);
+            let b = wrk(bare, &reqs, 64, secs);
+            let s1 = wrk(addr, &reqs, 1, secs.min(3));
+            let b1 = wrk(bare, &reqs, 1, secs.min(3));
+            let ratio = s.rps / b.rps.max(1.0);
+            let p99 = s1.p99_ms / b1.p99_ms.max(0.001);
+            line(format!(
+                "| {} | {name} | {:.0} | {:.0} | {ratio:.2} | ≥{target} {} | {:.3} ms | {:.3} ms | {p99:.2} {} |",
+                flow.profile,
+                s.rps,
+                b.rps,
+                verdict(ratio >= target),
+                s1.p99_ms,
+                b1.p99_ms,
+                verdict(p99 <= 1.5)
+            ));
+        }
+        drop(bare_handle.stop(false));
+    }
+    let idle_rss = {
+        let (idle, _) = Standin::start(&std::fs::read_to_string("scenarios/default.toml").unwrap().replace("port = 74", "port = 0 # 74"));
+        std::thread::sleep(Duration::from_millis(300));
+        idle.rss_kib()
+    };
+    drop(standin);
+    line(String::new());
+
+    // 2 + 3 + 4. Live sessions: throughput at 1k / 100k / 1M, memory, purge of 1M.
+    let scenario = "[clock]\nmode = \"manual\"\n[[stands]]\nprofile = \"junos-space\"\nport = 0\n[stands.policy]\nidle_timeout = \"30m\"\n";
+    let (big, _) = Standin::start(scenario);
+    let addr = big.stands["junos-space"];
+    // The benchmarked session never idles out (maxage=0), so it survives the purge below.
+    let login = send(addr, &Req::new("POST", "/api/space/user-management/login?maxage=0").header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="));
+    let auth = Req::new("GET", "/api/space/user-management/login-status").header("Cookie", &login.cookies());
+    line("| live sessions | login-status req/s | vs 1k | RSS | bytes per session |".into());
+    line("|---|---|---|---|---|".into());
+    let base_rss = big.rss_kib();
+    let mut at_1k = 0.0;
+    let mut have = 1usize;
+    let mut bytes_per_session = 0.0;
+    for target in [1_000usize, 100_000, 1_000_000] {
+        let fill = target - have;
+        control(addr, "POST", "/__standin/sessions", &format!(r#"{{"user":"operator","count":{fill}}}"#));
+        have = target;
+        let l = wrk(addr, std::slice::from_ref(&auth), 64, secs);
+        if target == 1_000 {
+            at_1k = l.rps;
+        }
+        let rss = big.rss_kib();
+        bytes_per_session = (rss.saturating_sub(base_rss) as f64 * 1024.0) / target as f64;
+        line(format!(
+            "| {target} | {:.0} | {:.2} {} | {:.1} MB | {bytes_per_session:.0} {} |",
+            l.rps,
+            l.rps / at_1k.max(1.0),
+            if target == 1_000_000 { verdict(l.rps >= 0.9 * at_1k) } else { "" },
+            rss as f64 / 1024.0,
+            if target == 1_000_000 { verdict(bytes_per_session <= 300.0) } else { "" },
+        ));
+    }
+    line(String::new());
+    let before = wrk(addr, std::slice::from_ref(&auth), 64, secs);
+    let during = {
+        let auth = auth.clone();
+        let run = std::thread::spawn(move || wrk(addr, &[auth], 64, secs));
+        std::thread::sleep(Duration::from_millis(500));
+        control(addr, "POST", "/__standin/clock", r#"{"advance":"31m"}"#);
+        run.join().unwrap()
+    };
+    let mut left = 0;
+    for _ in 0..100 {
+        left = control(addr, "GET", "/__standin/health", "")["sessions_stored"].as_u64().unwrap_or(0);
+        if left <= 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let p99_ratio = during.p99_ms / before.p99_ms.max(0.001);
+    line("| 1M sessions expire at once | p99 | max | req/s | non-2xx |".into());
+    line("|---|---|---|---|---|".into());
+    line(format!("| before the purge | {:.2} ms | {:.2} ms | {:.0} | {} |", before.p99_ms, before.max_ms, before.rps, before.non2xx));
+    line(format!(
+        "| during the purge | {:.2} ms ({p99_ratio:.2}×, ≤2× {}) | {:.2} ms | {:.0} | {} |",
+        during.p99_ms,
+        verdict(p99_ratio <= 2.0),
+        during.max_ms,
+        during.rps,
+        during.non2xx
+    ));
+    line(format!("| records left after the purge | {left} | | | |"));
+    drop(big);
+    line(String::new());
+
+    // 5. Start-up.
+    let mut ready = Vec::new();
+    let mut first_login = Vec::new();
+    for _ in 0..10 {
+        let started = Instant::now();
+        let (s, r) = Standin::start(&std::fs::read_to_string("scenarios/default.toml").unwrap().replace("port = 74", "port = 0 # 74"));
+        let a = send(s.stands["junos-space"], &Req::new("POST", "/api/space/user-management/login").header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="));
+        assert_eq!(a.status, 200);
+        first_login.push(started.elapsed().as_secs_f64() * 1000.0);
+        ready.push(r.as_secs_f64() * 1000.0);
+    }
+    let ready_ms = pct(&mut ready, 0.5);
+    line("| start-up (default scenario, 5 stands) | median | p90 |".into());
+    line("|---|---|---|".into());
+    line(format!("| process start to ready line | {ready_ms:.1} ms (≤30 {}) | {:.1} ms |", verdict(ready_ms <= 30.0), pct(&mut ready, 0.9)));
+    line(format!("| process start to first successful login | {:.1} ms | {:.1} ms |", pct(&mut first_login, 0.5), pct(&mut first_login, 0.9)));
+    line(String::new());
+
+    // 6. Isolation cost.
+    let (host, _) = Standin::start("# no stands\n");
+    let before_rss = host.rss_kib();
+    let mut create = Vec::new();
+    for _ in 0..100 {
+        let started = Instant::now();
+        let v = control(host.control, "POST", "/__standin/stands", "[[stands]]\nprofile = \"junos-space\"\n");
+        create.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert!(v[0]["url"].is_string(), "{v}");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let rss_100 = host.rss_kib();
+    let median = pct(&mut create, 0.5);
+    line("| isolated stands (control API) | value |".into());
+    line("|---|---|".into());
+    line(format!("| create a stand, median | {median:.2} ms (≤5 {}) |", verdict(median <= 5.0)));
+    line(format!("| create a stand, p99 | {:.2} ms |", pct(&mut create, 0.99)));
+    line(format!("| RSS with 100 live stands | {:.1} MB ({:.0} KB per stand) |", rss_100 as f64 / 1024.0, (rss_100.saturating_sub(before_rss)) as f64 / 100.0));
+    line(format!("| RSS idle, default scenario (5 stands) | {:.1} MB (≤15 {}) |", idle_rss as f64 / 1024.0, verdict(idle_rss <= 15 * 1024)));
+    let _ = std::fs::write(std::env::temp_dir().join("standin-perf-report.md"), &report);
+    let _ = bytes_per_session;
+}
