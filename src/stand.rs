@@ -372,6 +372,9 @@ impl Drop for Stand {
         self.purger.abort();
         // The stop command is sent when `stop` is called; the returned future only waits for it.
         drop(self.server.stop(false));
+        if let Some(tls) = &self.tls {
+            tls.remove_temporary_ca();
+        }
     }
 }
 

@@ -453,4 +453,48 @@ mod tests {
         assert_eq!(st.setup.policy.idle_timeout, None);
         assert_eq!(st.setup.seed, Some(9));
     }
+
+    #[test]
+    fn tls_tables_are_validated_with_positions() {
+        let stand = "[[stands]]\nprofile = \"junos-space\"\n[stands.tls]\n";
+        let e = error_of(&format!("{stand}generate = true\ncert = \"a.pem\"\nkey = \"b.pem\"\n"));
+        assert!(e.starts_with("s.toml:3:1: stands[0].tls") || e.starts_with("s.toml:4:1: stands[0].tls"), "{e}");
+        assert!(e.contains("not both"), "{e}");
+        let e = error_of(&format!("{stand}generate = true\nclient_auth = \"optional\"\n"));
+        assert!(e.contains("client_ca: missing"), "{e}");
+        let e = error_of(&format!("{stand}generate = true\nclient_auth = \"sometimes\"\n"));
+        assert!(e.starts_with("s.toml:5:15: stands[0].tls.client_auth"), "{e}");
+        let e = error_of(&format!("{stand}cert = \"a.pem\"\n"));
+        assert!(e.contains("key: missing"), "{e}");
+        let e = error_of(&format!("{stand}cert = \"no-such.pem\"\nkey = \"no-such-key.pem\"\n"));
+        assert!(e.starts_with("s.toml:1:1: stands[0].tls.cert: cannot read no-such.pem"), "{e}");
+        let e = Scenario::parse(&format!("{stand}generate = true\nca_file = \"/tmp/x.pem\"\n"), REQUEST_ORIGIN)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stands[0].tls.ca_file: not allowed"), "{e}");
+    }
+
+    #[test]
+    fn certificate_identities_are_validated_with_positions() {
+        let account = "[[stands]]\nprofile = \"junos-space\"\n[[stands.accounts]]\nname = \"a\"\npassword = \"b\"\n";
+        let e = error_of(&format!("{account}certificate_fields = {{ CN = \"a\", UID = \"b\" }}\n"));
+        assert!(e.starts_with("s.toml:6:22: stands[0].accounts[0].certificate_fields"), "{e}");
+        assert!(e.contains("unknown field `UID`"), "{e}");
+        let five = "{ CN = \"a\", OU = \"b\", O = \"c\", L = \"d\", C = \"e\" }";
+        let e = error_of(&format!("{account}certificate_fields = {five}\n"));
+        assert!(e.contains("between one and four fields, found 5"), "{e}");
+        let e = error_of(&format!("{account}certificate_fields = {{ cn = \"a\", CN = \"b\" }}\n"));
+        assert!(e.contains("field `CN` is given twice"), "{e}");
+        let e = error_of(&format!("{account}certificate = \"x.pem\"\ncertificate_fields = {{ CN = \"a\" }}\n"));
+        assert!(e.contains("stands[0].accounts[0]: give `certificate` or `certificate_fields`, not both"), "{e}");
+        let s = Scenario::parse(
+            &format!("{account}certificate_fields = {{ cn = \"a\", emailaddress = \"a@b\" }}\n"),
+            "s.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            s.stands[0].setup.accounts[0].certificate,
+            Some(CertificateIdentity::Fields(vec![("CN".into(), "a".into()), ("EMAILADDRESS".into(), "a@b".into())]))
+        );
+    }
 }

@@ -104,3 +104,59 @@ fn explicit_utf8(value: &[u8]) -> Option<String> {
     let (_, inner) = Any::from_der(outer.data).ok()?;
     String::from_utf8(inner.data.to_vec()).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn der(pem: &[u8]) -> Vec<u8> {
+        crate::tls::parse_certificate(pem).unwrap().to_vec()
+    }
+
+    #[test]
+    fn every_documented_field_is_read_from_the_subject_and_alternative_names() {
+        let fields = subject_fields(&der(include_bytes!("../../fixtures/tls/super.pem"))).unwrap();
+        let get = |name: &str| fields.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str());
+        assert_eq!(get("CN"), Some("super"));
+        assert_eq!(get("OU"), Some("Network Operations"));
+        assert_eq!(get("O"), Some("Standin Example"));
+        assert_eq!(get("L"), Some("Sunnyvale"));
+        assert_eq!(get("ST"), Some("California"));
+        assert_eq!(get("C"), Some("US"));
+        assert_eq!(get("EMAILADDRESS"), Some("super@example.com"));
+        assert_eq!(get("rfc822Name"), Some("super@example.com"));
+        assert_eq!(get("msUPN"), Some("super@example.com"));
+    }
+
+    #[test]
+    fn identities_match_whole_certificates_or_every_listed_field() {
+        let sup = der(include_bytes!("../../fixtures/tls/super.pem"));
+        let op = der(include_bytes!("../../fixtures/tls/operator.pem"));
+        assert!(matches(&CertificateIdentity::Complete(sup.clone()), &sup));
+        assert!(!matches(&CertificateIdentity::Complete(sup.clone()), &op));
+        let fields = |pairs: &[(&str, &str)]| {
+            CertificateIdentity::Fields(pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect())
+        };
+        assert!(matches(&fields(&[("CN", "operator"), ("C", "US")]), &op));
+        assert!(matches(&fields(&[("EMAILADDRESS", "Operator@Example.com")]), &op), "mail is case-insensitive");
+        assert!(!matches(&fields(&[("CN", "Operator")]), &op), "CN is compared exactly");
+        assert!(!matches(&fields(&[("CN", "operator"), ("O", "Juniper")]), &op));
+        assert!(!matches(&fields(&[]), &op), "an empty identity matches nothing");
+        assert!(!matches(&fields(&[("CN", "operator")]), b"not a certificate"));
+
+        let accounts: Vec<Arc<Account>> = [None, Some(fields(&[("CN", "operator")])), Some(fields(&[("C", "US")]))]
+            .into_iter()
+            .map(|certificate| Arc::new(Account { certificate, ..Account::default() }))
+            .collect();
+        assert_eq!(identify(&accounts, &op), Some(AccountId(1)), "first match in scenario order");
+        assert_eq!(identify(&accounts, &sup), Some(AccountId(2)));
+    }
+
+    #[test]
+    fn field_names_take_any_letter_case() {
+        assert_eq!(canonical_field("cn"), Some("CN"));
+        assert_eq!(canonical_field("emailaddress"), Some("EMAILADDRESS"));
+        assert_eq!(canonical_field("RFC822NAME"), Some("rfc822Name"));
+        assert_eq!(canonical_field("UID"), None);
+    }
+}

@@ -121,7 +121,7 @@ pub struct Tls {
     verifier: Option<Arc<dyn ClientCertVerifier>>,
     /// The generated CA (PEM) and the file it was written to.
     pub generated_ca: Option<(String, PathBuf)>,
-    /// Remove the CA file when the stand stops (it went to the temporary directory).
+    /// The CA file went to the temporary directory: remove it when the stand stops.
     remove_ca_file: bool,
 }
 
@@ -131,17 +131,16 @@ impl fmt::Debug for Tls {
     }
 }
 
-impl Drop for Tls {
-    fn drop(&mut self) {
+impl Tls {
+    /// Removes the generated CA file if it went to the temporary directory (the stand stops).
+    pub fn remove_temporary_ca(&self) {
         if self.remove_ca_file
             && let Some((_, path)) = &self.generated_ca
         {
             let _ = std::fs::remove_file(path);
         }
     }
-}
 
-impl Tls {
     /// Builds the server configuration of stand `id` bound to `host:port`, generating (and
     /// writing out) its certificate if the spec asks for one.
     pub fn prepare(spec: &TlsSpec, id: &str, host: IpAddr, port: u16) -> Result<Tls, String> {
@@ -316,7 +315,7 @@ mod tests {
         assert_eq!(&std::fs::read_to_string(&ca_file).unwrap(), pem);
         assert_eq!(parse_certificates(pem.as_bytes()).unwrap().len(), 1);
         assert_eq!(tls.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        drop(tls);
+        tls.remove_temporary_ca();
         assert!(ca_file.exists(), "a CA file the scenario named is kept");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -10,6 +10,7 @@ mod library;
 mod oracle_sdm;
 mod sensnet;
 mod storware;
+mod tls;
 // Helpers shared by the profile tests; not every profile uses every one.
 #[allow(dead_code)]
 mod support;
