@@ -160,6 +160,7 @@ impl Tls {
                 };
                 std::fs::write(&path, &g.ca_pem)
                     .map_err(|e| format!("cannot write the generated CA to {}: {e}", path.display()))?;
+                let path = std::fs::canonicalize(&path).unwrap_or(path);
                 (g.chain, g.key, Some((g.ca_pem, path)), temporary)
             }
         };
@@ -311,7 +312,7 @@ mod tests {
         };
         let tls = Tls::prepare(&spec, "unit", IpAddr::from([127, 0, 0, 2]), 0).unwrap();
         let (pem, path) = tls.generated_ca.as_ref().unwrap();
-        assert_eq!(path, &ca_file);
+        assert_eq!(path, &std::fs::canonicalize(&ca_file).unwrap());
         assert_eq!(&std::fs::read_to_string(&ca_file).unwrap(), pem);
         assert_eq!(parse_certificates(pem.as_bytes()).unwrap().len(), 1);
         assert_eq!(tls.config.alpn_protocols, vec![b"http/1.1".to_vec()]);
