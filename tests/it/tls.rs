@@ -116,7 +116,8 @@ fn parse(bytes: &[u8]) -> Option<Answer> {
     (body.len() >= len).then(|| Answer { status, headers, body: body[..len].to_owned() })
 }
 
-/// A junos-space HTTPS stand with the fixture server certificate and `rest` appended to its table.
+/// A junos-space HTTPS stand with the fixture server certificate, `client_auth` against the
+/// fixture CA, and the `[[stands.accounts]]` tables in `accounts`.
 async fn stand(client_auth: &str, accounts: &str) -> Stand {
     let text = format!(
         "[[stands]]\nprofile = \"junos-space\"\nport = 0\n\
