@@ -107,20 +107,23 @@ fn start_bare(canned: Canned) -> (SocketAddr, actix_web::dev::ServerHandle) {
         actix_web::rt::System::new().block_on(async move {
             let data = web::Data::from(canned);
             let server = HttpServer::new(move || {
-                App::new().app_data(data.clone()).default_service(web::to(|req: HttpRequest, body: web::Bytes, c: web::Data<HashMap<(String, String), Answer>>| async move {
-                    drop(body);
-                    let key = (req.method().to_string(), req.uri().to_string());
-                    match c.get(&key) {
-                        Some(a) => {
-                            let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(a.status).unwrap());
-                            for (k, v) in &a.headers {
-                                r.append_header((k.as_str(), v.as_str()));
+                App::new().app_data(data.clone()).default_service(web::to(
+                    |req: HttpRequest, body: web::Bytes, c: web::Data<HashMap<(String, String), Answer>>| async move {
+                        drop(body);
+                        let key = (req.method().to_string(), req.uri().to_string());
+                        match c.get(&key) {
+                            Some(a) => {
+                                let mut r =
+                                    HttpResponse::build(actix_web::http::StatusCode::from_u16(a.status).unwrap());
+                                for (k, v) in &a.headers {
+                                    r.append_header((k.as_str(), v.as_str()));
+                                }
+                                r.body(a.body.clone())
                             }
-                            r.body(a.body.clone())
+                            None => HttpResponse::NotFound().finish(),
                         }
-                        None => HttpResponse::NotFound().finish(),
-                    }
-                }))
+                    },
+                ))
             })
             .workers(workers())
             .disable_signals()
@@ -283,16 +286,15 @@ fn flows() -> Vec<Flow> {
         },
         Flow {
             profile: "oracle-sdm",
-            login: Req::new("POST", "/rest/v1.1/admin/login").body(
-                "application/xml",
-                "<session><userName>admin</userName><password>password</password></session>",
-            ),
+            login: Req::new("POST", "/rest/v1.1/admin/login")
+                .body("application/xml", "<session><userName>admin</userName><password>password</password></session>"),
             auth: |a| Req::new("GET", "/rest/v1.1/admin/serverInfo").header("Cookie", &a.cookies()),
             note: "serverInfo",
         },
         Flow {
             profile: "storware",
-            login: Req::new("POST", "/api/session/login").body("application/json", r#"{"login":"admin","password":"vPr0tect"}"#),
+            login: Req::new("POST", "/api/session/login")
+                .body("application/json", r#"{"login":"admin","password":"vPr0tect"}"#),
             auth: |a| Req::new("GET", "/api/session").header("Cookie", &a.cookies()),
             note: "GET /api/session",
         },
@@ -308,10 +310,18 @@ fn flows() -> Vec<Flow> {
         },
         Flow {
             profile: "infinite-blue",
-            login: Req::new("GET", "/rest/api/login?output=json").header("loginName", "admin").header("password", "password"),
+            login: Req::new("GET", "/rest/api/login?output=json")
+                .header("loginName", "admin")
+                .header("password", "password"),
             auth: |a| {
                 let v: serde_json::Value = serde_json::from_slice(&a.body).unwrap_or_default();
-                Req::new("GET", &format!("/rest/api/selectQuery?sessionId={}&query=x&output=json", v["sessionId"].as_str().unwrap_or("x")))
+                Req::new(
+                    "GET",
+                    &format!(
+                        "/rest/api/selectQuery?sessionId={}&query=x&output=json",
+                        v["sessionId"].as_str().unwrap_or("x")
+                    ),
+                )
             },
             note: "selectQuery (fixture)",
         },
@@ -418,7 +428,9 @@ fn main() {
         drop(bare_handle.stop(false));
     }
     let idle_rss = {
-        let (idle, _) = Standin::start(&std::fs::read_to_string("scenarios/default.toml").unwrap().replace("port = 74", "port = 0 # 74"));
+        let (idle, _) = Standin::start(
+            &std::fs::read_to_string("scenarios/default.toml").unwrap().replace("port = 74", "port = 0 # 74"),
+        );
         std::thread::sleep(Duration::from_millis(300));
         idle.rss_kib()
     };
@@ -430,7 +442,11 @@ fn main() {
     let (big, _) = Standin::start(scenario);
     let addr = big.stands["junos-space"];
     // The benchmarked session never idles out (maxage=0), so it survives the purge below.
-    let login = send(addr, &Req::new("POST", "/api/space/user-management/login?maxage=0").header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="));
+    let login = send(
+        addr,
+        &Req::new("POST", "/api/space/user-management/login?maxage=0")
+            .header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="),
+    );
     let auth = Req::new("GET", "/api/space/user-management/login-status").header("Cookie", &login.cookies());
     line("| live sessions | login-status req/s | vs 1k | RSS | bytes per session |".into());
     line("|---|---|---|---|---|".into());
@@ -477,7 +493,10 @@ fn main() {
     let p99_ratio = during.p99_ms / before.p99_ms.max(0.001);
     line("| 1M sessions expire at once | p99 | max | req/s | non-2xx |".into());
     line("|---|---|---|---|---|".into());
-    line(format!("| before the purge | {:.2} ms | {:.2} ms | {:.0} | {} |", before.p99_ms, before.max_ms, before.rps, before.non2xx));
+    line(format!(
+        "| before the purge | {:.2} ms | {:.2} ms | {:.0} | {} |",
+        before.p99_ms, before.max_ms, before.rps, before.non2xx
+    ));
     line(format!(
         "| during the purge | {:.2} ms ({p99_ratio:.2}×, ≤2× {}) | {:.2} ms | {:.0} | {} |",
         during.p99_ms,
@@ -495,8 +514,14 @@ fn main() {
     let mut first_login = Vec::new();
     for _ in 0..10 {
         let started = Instant::now();
-        let (s, r) = Standin::start(&std::fs::read_to_string("scenarios/default.toml").unwrap().replace("port = 74", "port = 0 # 74"));
-        let a = send(s.stands["junos-space"], &Req::new("POST", "/api/space/user-management/login").header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="));
+        let (s, r) = Standin::start(
+            &std::fs::read_to_string("scenarios/default.toml").unwrap().replace("port = 74", "port = 0 # 74"),
+        );
+        let a = send(
+            s.stands["junos-space"],
+            &Req::new("POST", "/api/space/user-management/login")
+                .header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="),
+        );
         assert_eq!(a.status, 200);
         first_login.push(started.elapsed().as_secs_f64() * 1000.0);
         ready.push(r.as_secs_f64() * 1000.0);
@@ -504,8 +529,16 @@ fn main() {
     let ready_ms = pct(&mut ready, 0.5);
     line("| start-up (default scenario, 5 stands) | median | p90 |".into());
     line("|---|---|---|".into());
-    line(format!("| process start to ready line | {ready_ms:.1} ms (≤30 {}) | {:.1} ms |", verdict(ready_ms <= 30.0), pct(&mut ready, 0.9)));
-    line(format!("| process start to first successful login | {:.1} ms | {:.1} ms |", pct(&mut first_login, 0.5), pct(&mut first_login, 0.9)));
+    line(format!(
+        "| process start to ready line | {ready_ms:.1} ms (≤30 {}) | {:.1} ms |",
+        verdict(ready_ms <= 30.0),
+        pct(&mut ready, 0.9)
+    ));
+    line(format!(
+        "| process start to first successful login | {:.1} ms | {:.1} ms |",
+        pct(&mut first_login, 0.5),
+        pct(&mut first_login, 0.9)
+    ));
     line(String::new());
 
     // 6. Isolation cost.
@@ -525,8 +558,16 @@ fn main() {
     line("|---|---|".into());
     line(format!("| create a stand, median | {median:.2} ms (≤5 {}) |", verdict(median <= 5.0)));
     line(format!("| create a stand, p99 | {:.2} ms |", pct(&mut create, 0.99)));
-    line(format!("| RSS with 100 live stands | {:.1} MB ({:.0} KB per stand) |", rss_100 as f64 / 1024.0, (rss_100.saturating_sub(before_rss)) as f64 / 100.0));
-    line(format!("| RSS idle, default scenario (5 stands) | {:.1} MB (≤15 {}) |", idle_rss as f64 / 1024.0, verdict(idle_rss <= 15 * 1024)));
+    line(format!(
+        "| RSS with 100 live stands | {:.1} MB ({:.0} KB per stand) |",
+        rss_100 as f64 / 1024.0,
+        (rss_100.saturating_sub(before_rss)) as f64 / 100.0
+    ));
+    line(format!(
+        "| RSS idle, default scenario (5 stands) | {:.1} MB (≤15 {}) |",
+        idle_rss as f64 / 1024.0,
+        verdict(idle_rss <= 15 * 1024)
+    ));
     let _ = std::fs::write(std::env::temp_dir().join("standin-perf-report.md"), &report);
     let _ = bytes_per_session;
 }

@@ -19,8 +19,10 @@ pub mod journal;
 pub mod profiles;
 pub mod resources;
 pub mod scenario;
+
 mod server;
 mod stand;
+pub mod tls;
 pub mod wire;
 
 pub use engine::{Clock, Engine, SessionView, Timestamp};

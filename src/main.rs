@@ -168,6 +168,7 @@ async fn serve(files: Vec<PathBuf>, options: Options) -> Result<(), String> {
     let control_addr = control.local_addr().map_err(|e| e.to_string())?;
     let control_handle = listener::serve(registry.clone(), control).map_err(|e| e.to_string())?;
 
+    let shutdown = shutdown_signal();
     let ready = serde_json::json!({
         "event": "ready",
         "control": format!("http://{control_addr}"),
@@ -179,7 +180,7 @@ async fn serve(files: Vec<PathBuf>, options: Options) -> Result<(), String> {
     drop(out);
     tracing::info!(control = %control_addr, "standin ready");
 
-    shutdown_signal().await;
+    shutdown.await;
     tracing::info!("shutting down");
     control_handle.stop(true).await;
     for h in registry.handles() {
@@ -188,19 +189,29 @@ async fn serve(files: Vec<PathBuf>, options: Options) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Listens for SIGINT/SIGTERM from now on (before the ready line, so that a signal sent as soon as
+/// it is read is not lost); the returned future ends when one arrives.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(mut term) = signal(SignalKind::terminate()) else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        let streams = signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)));
+        async move {
+            match streams {
+                Ok((mut term, mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -8,14 +8,20 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use actix_http::{Extensions, HttpService};
+use actix_service::{IntoServiceFactory, map_config};
+use actix_tls::accept::rustls_0_23::TlsStream;
 use actix_web::body::SizedStream;
+use actix_web::dev::AppConfig;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::rt::net::TcpStream;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use bytes::Bytes;
 use socket2::SockRef;
 
 use crate::stand::Core;
+use crate::tls::Tls;
 use crate::wire::{Outcome, Request, Response, Transport, merge_slashes};
 
 /// Largest request body a stand reads; larger ones get 413.
@@ -24,6 +30,10 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// The accepted socket of a connection, for connection-level faults.
 #[derive(Clone, Copy, Debug)]
 struct ConnFd(RawFd);
+
+/// The verified client certificate (DER leaf) of a TLS connection.
+#[derive(Clone, Debug)]
+struct ClientCert(Bytes);
 
 /// Starts an actix server for one stand on an already-bound listener.
 pub(crate) fn serve(
@@ -42,6 +52,44 @@ pub(crate) fn serve(
             }
         })
         .listen(listener)?
+        .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Ok(handle)
+}
+
+/// Starts an HTTPS server for one stand. HTTP/1.1 only, as the vendors' servlet containers:
+/// actix-web's `listen_rustls_0_23` would always offer `h2` by ALPN, so the service is assembled
+/// here from actix-http's HTTP/1.1 service over rustls, with actix-web's defaults (5 s keep-alive
+/// and request timeouts, 1 s disconnect timeout, 3 s handshake timeout).
+pub(crate) fn serve_tls(
+    core: Arc<Core>,
+    listener: std::net::TcpListener,
+    workers: usize,
+    tls: Arc<Tls>,
+) -> std::io::Result<actix_web::dev::ServerHandle> {
+    let addr = listener.local_addr()?;
+    let data = web::Data::from(core);
+    let server = actix_server::Server::build()
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(5)
+        .listen(format!("standin-https-{addr}"), listener, move || {
+            let tls = tls.clone();
+            let app = App::new().configure(configure(data.clone())).into_factory();
+            let config = tls.config.as_ref().clone();
+            HttpService::build()
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .on_connect_ext(move |io: &TlsStream<TcpStream>, ext: &mut Extensions| {
+                    let (tcp, conn) = io.get_ref();
+                    ext.insert(ConnFd(tcp.as_raw_fd()));
+                    if let Some(der) = tls.trusted_client_cert(conn.peer_certificates()) {
+                        ext.insert(ClientCert(Bytes::from(der)));
+                    }
+                })
+                .h1(map_config(app, |_| AppConfig::default()))
+                .rustls_0_23(config)
+        })?
         .run();
     let handle = server.handle();
     tokio::spawn(server);
@@ -198,7 +246,7 @@ fn to_request(req: &HttpRequest, body: Bytes) -> Request {
             .collect(),
         body,
         peer: req.peer_addr().map(|a| a.ip()),
-        client_cert: None,
+        client_cert: req.conn_data::<ClientCert>().map(|c| c.0.clone()),
     }
 }
 

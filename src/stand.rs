@@ -14,12 +14,13 @@ use crate::journal::{Entry, Journal, mask, mask_query};
 use crate::profiles::{self, Handler, Operation, Semantic};
 use crate::scenario::{Scenario, StandSpec, parse_span};
 use crate::server;
+use crate::tls::Tls;
 use crate::wire::{Outcome, Request, Response, Transport};
 
 /// How often the background purge looks for expired sessions (in wall time).
 const PURGE_EVERY: Duration = Duration::from_millis(500);
 /// Records removed per lock acquisition by the purge.
-const PURGE_BATCH: usize = 4096;
+const PURGE_BATCH: usize = 1024;
 
 /// Why a stand could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +38,14 @@ pub enum Error {
         addr: SocketAddr,
         /// Why.
         source: std::io::Error,
+    },
+    /// The stand's TLS could not be set up (certificate and key do not fit, CA file not written).
+    #[error("stand `{id}`: {message}")]
+    Tls {
+        /// Stand id.
+        id: String,
+        /// What is wrong.
+        message: String,
     },
     /// The stand's profile rejected its options.
     #[error("stand `{id}`: {message}")]
@@ -233,6 +242,7 @@ pub struct Stand {
     addr: SocketAddr,
     server: actix_web::dev::ServerHandle,
     purger: tokio::task::JoinHandle<()>,
+    tls: Option<Arc<Tls>>,
 }
 
 impl Stand {
@@ -260,10 +270,21 @@ impl Stand {
     /// that a port in use fails before anything is served). Must be called within a Tokio runtime.
     pub fn start_on(spec: StandSpec, listener: std::net::TcpListener, workers: usize) -> Result<Stand, Error> {
         let addr = listener.local_addr().map_err(|source| Error::Bind { addr: unspecified(), source })?;
+        let tls = match &spec.tls {
+            Some(t) => Some(Arc::new(
+                Tls::prepare(t, &spec.id, addr.ip(), addr.port())
+                    .map_err(|message| Error::Tls { id: spec.id.clone(), message })?,
+            )),
+            None => None,
+        };
         let core = Arc::new(Core::new(spec)?);
-        let server = server::serve(core.clone(), listener, workers).map_err(|source| Error::Bind { addr, source })?;
+        let server = match &tls {
+            Some(t) => server::serve_tls(core.clone(), listener, workers, t.clone()),
+            None => server::serve(core.clone(), listener, workers),
+        }
+        .map_err(|source| Error::Bind { addr, source })?;
         let purger = tokio::spawn(purge_forever(core.clone()));
-        Ok(Stand { core, addr, server, purger })
+        Ok(Stand { core, addr, server, purger, tls })
     }
 
     /// The stand's id.
@@ -281,9 +302,16 @@ impl Stand {
         self.addr
     }
 
-    /// `http://host:port`.
+    /// `http://host:port`, or `https://host:port` for an HTTPS stand.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The CA certificate (PEM) that signed the stand's start-up certificate, and the file it was
+    /// written to; `None` unless the scenario asked for `generate = true`.
+    pub fn generated_ca(&self) -> Option<(&str, &Path)> {
+        self.tls.as_ref()?.generated_ca.as_ref().map(|(pem, path)| (pem.as_str(), path.as_path()))
     }
 
     /// The stand's clock (clones share time).
@@ -344,6 +372,9 @@ impl Drop for Stand {
         self.purger.abort();
         // The stop command is sent when `stop` is called; the returned future only waits for it.
         drop(self.server.stop(false));
+        if let Some(tls) = &self.tls {
+            tls.remove_temporary_ca();
+        }
     }
 }
 
@@ -362,11 +393,19 @@ async fn purge_forever(core: Arc<Core>) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let removed = core.engine.purge(PURGE_BATCH);
+        let mut removed = 0;
+        loop {
+            let (n, more) = core.engine.purge_batch(PURGE_BATCH);
+            removed += n;
+            if !more {
+                break;
+            }
+            // Let the runtime's other tasks (the control listener, other stands' purges) run.
+            tokio::task::yield_now().await;
+        }
         if removed > 0 {
             tracing::debug!(stand = %core.spec.id, removed, "purged expired sessions");
         }
-        tokio::task::yield_now().await;
     }
 }
 

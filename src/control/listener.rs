@@ -38,7 +38,8 @@ impl Registry {
         self.host
     }
 
-    /// `{"id","profile","url"}` for every stand.
+    /// `{"id","profile","url"}` for every stand, and `"ca"` (the CA file) for a stand with a
+    /// start-up certificate.
     pub fn list(&self) -> Vec<Value> {
         self.stands.lock().iter().map(describe).collect()
     }
@@ -85,7 +86,11 @@ impl Registry {
 }
 
 fn describe(s: &Stand) -> Value {
-    json!({"id": s.id(), "profile": s.profile(), "url": s.url()})
+    let mut v = json!({"id": s.id(), "profile": s.profile(), "url": s.url()});
+    if let Some((_, path)) = s.generated_ca() {
+        v["ca"] = json!(path.display().to_string());
+    }
+    v
 }
 
 /// Serves the control listener on a bound listener.
@@ -123,7 +128,7 @@ async fn dispatch(req: HttpRequest, body: web::Bytes, registry: web::Data<Regist
         ("GET", "/__standin/openapi.json") => json(200, super::openapi()),
         ("POST", "/__standin/stands") => {
             let text = String::from_utf8_lossy(&body);
-            let scenario = match Scenario::parse(&text, "<request>") {
+            let scenario = match Scenario::parse(&text, crate::scenario::REQUEST_ORIGIN) {
                 Ok(s) => s,
                 Err(e) => return json(400, json!({"error": e.to_string()})),
             };

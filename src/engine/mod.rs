@@ -401,13 +401,23 @@ impl Engine {
     pub fn purge(&self, batch: usize) -> usize {
         let mut removed = 0;
         loop {
-            let now = self.clock.now();
-            let (n, more) = self.state.lock().purge(&self.setup.policy, now, batch.max(1));
+            let (n, more) = self.purge_batch(batch);
             removed += n;
             if !more {
                 return removed;
             }
         }
+    }
+
+    /// Removes up to `batch` expired records under one lock acquisition, then hands the lock
+    /// fairly to any waiting request (a plain unlock would let the purge barge back in first and
+    /// starve requests for the whole purge). Returns (removed, whether more may be due).
+    pub fn purge_batch(&self, batch: usize) -> (usize, bool) {
+        let now = self.clock.now();
+        let mut state = self.state.lock();
+        let result = state.purge(&self.setup.policy, now, batch.max(1));
+        parking_lot::MutexGuard::unlock_fair(state);
+        result
     }
 
     /// Locks an account at run time (a lockout rule, the control API).

@@ -3,6 +3,9 @@
 //! Login by Basic credentials issues two cookies: JSESSIONIDSSO (the engine's session token, valid
 //! for every Space API) and JSESSIONID (the user-management application's own, kept as the
 //! session's note). Every protected resource also accepts Basic credentials without a session.
+//! Over HTTPS a verified client certificate does the same as Basic credentials, on login and on
+//! every protected resource, when it matches an account's certificate identity (complete
+//! certificate or subject fields, see `crate::tls::identify`); Basic wins when both are sent.
 
 use std::time::Duration;
 
@@ -10,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, escape, xml_declaration};
-use crate::engine::{Account, Credential, Engine, Login, Minted, Policy, SessionView, token};
+use crate::engine::{Account, AccountId, Credential, Engine, Login, Minted, Policy, SessionView, token};
 use crate::wire::{Method, Request, Response, basic_credentials, form_pairs, wants};
 
 /// The registry entry.
@@ -138,6 +141,11 @@ impl Handler for Stand {
         {
             return Ok(Principal::Account(id));
         }
+        if let Some(id) = certificate_account(engine, req)
+            && let Ok(id) = engine.verify(Credential::Account(id), None, false)
+        {
+            return Ok(Principal::Account(id));
+        }
         Err(self.unauthorized())
     }
 
@@ -182,10 +190,15 @@ impl Stand {
             Ok(idle) => idle,
             Err(bad) => return Response::with(400, "text/plain", format!("Invalid maxage parameter: {bad}")),
         };
-        let Some((user, password)) = req.header("authorization").and_then(basic_credentials) else {
-            return not_logged_in();
+        let basic = req.header("authorization").and_then(basic_credentials);
+        let credential = match &basic {
+            Some((user, password)) => Credential::Password { user, password },
+            None => match certificate_account(engine, req) {
+                Some(id) => Credential::Account(id),
+                None => return not_logged_in(),
+            },
         };
-        let attempt = Login { idle, ..Login::password(&user, &password).from_peer(req.peer) };
+        let attempt = Login { credential, tenant: None, peer: req.peer, idle, admin_fallback: false };
         let node = &self.options.node;
         let minted = engine.login(attempt, |rng| Minted {
             token: token::base64_std(rng, 18),
@@ -243,6 +256,11 @@ impl Stand {
         jboss_error(401, "Unauthorized", "This request requires HTTP authentication ().")
             .header("WWW-Authenticate", format!("Basic realm=\"{}\"", self.options.realm))
     }
+}
+
+/// The account whose certificate identity matches the request's verified client certificate.
+fn certificate_account(engine: &Engine, req: &Request) -> Option<AccountId> {
+    crate::tls::identify(engine.accounts(), req.client_cert.as_deref()?)
 }
 
 /// `maxage` from the query string or a form body: `Ok(None)` when absent, `Ok(Some(None))` for 0

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::engine::{Account, Policy, Setup, Timestamp};
+use crate::engine::{Account, CertificateIdentity, Policy, Setup, Timestamp};
 use crate::faults::Rule;
 use crate::profiles::Profile;
 use crate::resources::{Resource, guess_content_type};
@@ -59,6 +59,8 @@ pub struct StandSpec {
     pub journal: usize,
     /// Who may use this stand's control API (set by the process, not the scenario).
     pub control: crate::control::Access,
+    /// HTTPS settings; `None` serves plain HTTP.
+    pub tls: Option<crate::tls::TlsSpec>,
 }
 
 /// Journal entries a stand keeps unless its scenario says otherwise.
@@ -114,7 +116,7 @@ impl Scenario {
 
     /// The embedded default scenario.
     pub fn embedded_default() -> Scenario {
-        Scenario::parse(DEFAULT, "<default>").expect("the embedded default scenario is valid")
+        Scenario::parse(DEFAULT, DEFAULT_ORIGIN).expect("the embedded default scenario is valid")
     }
 
     /// Sets every stand's seed (the CLI's `--seed`).
@@ -197,6 +199,67 @@ fn base_dir(origin: &str) -> PathBuf {
     std::path::Path::new(origin).parent().map(PathBuf::from).unwrap_or_default()
 }
 
+/// Origin of the embedded default scenario.
+const DEFAULT_ORIGIN: &str = "<default>";
+
+/// The files the embedded default scenario names (paths as written there, relative to
+/// `scenarios/`), embedded with it so that `standin serve` works from any directory.
+const DEFAULT_FILES: &[(&str, &[u8])] = &[
+    ("../fixtures/tls/ca.pem", include_bytes!("../../fixtures/tls/ca.pem")),
+    ("../fixtures/tls/server.pem", include_bytes!("../../fixtures/tls/server.pem")),
+    ("../fixtures/tls/server-key.pem", include_bytes!("../../fixtures/tls/server-key.pem")),
+    ("../fixtures/tls/super.pem", include_bytes!("../../fixtures/tls/super.pem")),
+];
+
+/// Reads a file the scenario names, relative to the scenario file's folder.
+fn read_relative(origin: &str, file: &str) -> Result<Vec<u8>, String> {
+    if origin == DEFAULT_ORIGIN
+        && let Some((_, bytes)) = DEFAULT_FILES.iter().find(|(name, _)| *name == file)
+    {
+        return Ok(bytes.to_vec());
+    }
+    let path = base_dir(origin).join(file);
+    std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+fn tls(raw: raw::Tls, origin: &str) -> Result<crate::tls::TlsSpec, (&'static str, String)> {
+    use crate::tls::{ServerCert, TlsSpec, parse_certificates, parse_key};
+    let f = raw.fields;
+    let server = match (f.cert, f.key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_relative(origin, &cert)
+                .and_then(|b| parse_certificates(&b).map_err(|e| format!("{cert}: {e}")))
+                .map_err(|e| (".tls.cert", e))?;
+            let key = read_relative(origin, &key)
+                .and_then(|b| parse_key(&b).map_err(|e| format!("{key}: {e}")))
+                .map_err(|e| (".tls.key", e))?;
+            ServerCert::Files { chain, key: Arc::new(key) }
+        }
+        _ => {
+            if f.ca_file.is_some() && origin == REQUEST_ORIGIN {
+                return Err((
+                    ".tls.ca_file",
+                    "not allowed in a scenario sent to the control API (the CA goes to a temporary file)".into(),
+                ));
+            }
+            ServerCert::Generate {
+                hosts: f.hosts.unwrap_or_else(|| crate::tls::DEFAULT_HOSTS.iter().map(|h| (*h).to_owned()).collect()),
+                ca_file: f.ca_file.map(|c| base_dir(origin).join(c)),
+            }
+        }
+    };
+    let client_ca = match &f.client_ca {
+        Some(file) => read_relative(origin, file)
+            .and_then(|b| parse_certificates(&b).map_err(|e| format!("{file}: {e}")))
+            .map_err(|e| (".tls.client_ca", e))?,
+        None => Vec::new(),
+    };
+    Ok(TlsSpec { server, client_auth: f.client_auth, client_ca })
+}
+
+/// Origin of a scenario posted to the control listener.
+pub const REQUEST_ORIGIN: &str = "<request>";
+
 /// Line of the `n`th `[[stands]]` header, for errors found after deserializing.
 fn stand_line(text: &str, n: usize) -> (usize, usize) {
     text.match_indices("[[stands]]").nth(n).map_or((0, 0), |(at, _)| line_col(text, at))
@@ -243,7 +306,8 @@ fn build(raw: raw::Scenario, text: &str, origin: &str) -> Result<Scenario, Error
         };
         let accounts = match f.accounts {
             None => profile.default_accounts(),
-            Some(list) => accounts(list),
+            Some(list) => accounts(list, origin)
+                .map_err(|(a, field, message)| err(i, &format!(".accounts[{a}]{field}"), message))?,
         };
         for (a, acc) in accounts.iter().enumerate() {
             if accounts[..a].iter().any(|b| b.name == acc.name && b.tenant == acc.tenant) {
@@ -282,6 +346,10 @@ fn build(raw: raw::Scenario, text: &str, origin: &str) -> Result<Scenario, Error
                 public: res.fields.public,
             });
         }
+        let tls = match f.tls {
+            Some(t) => Some(tls(t, origin).map_err(|(field, message)| err(i, field, message))?),
+            None => None,
+        };
         stands.push(StandSpec {
             id,
             profile,
@@ -294,6 +362,7 @@ fn build(raw: raw::Scenario, text: &str, origin: &str) -> Result<Scenario, Error
             faults: f.faults.unwrap_or_default(),
             journal: f.journal.unwrap_or(DEFAULT_JOURNAL),
             control: crate::control::Access::default(),
+            tls,
         });
     }
     Ok(Scenario { origin: origin.into(), stands })
@@ -311,22 +380,37 @@ fn policy(base: Policy, over: raw::Policy) -> Policy {
     }
 }
 
-fn accounts(list: Vec<raw::Account>) -> Vec<Account> {
+fn accounts(list: Vec<raw::Account>, origin: &str) -> Result<Vec<Account>, (usize, &'static str, String)> {
     list.into_iter()
         .enumerate()
-        .map(|(i, a)| Account {
-            id: a.id.unwrap_or(i as u64 + 1),
-            guid: a.guid.unwrap_or_else(|| guid_for(&a.name, i)),
-            name: a.name,
-            password: a.password,
-            roles: a.roles,
-            group: a.group,
-            tenant: a.tenant,
-            api_tokens: a.api_tokens,
-            disabled: a.disabled,
-            locked: a.locked,
-            sso_only: a.sso_only,
-            certificate: None,
+        .map(|(i, a)| {
+            let certificate = match (&a.certificate, a.certificate_fields) {
+                (Some(_), Some(_)) => {
+                    return Err((i, "", "give `certificate` or `certificate_fields`, not both".into()));
+                }
+                (Some(file), None) => {
+                    let der = read_relative(origin, file)
+                        .and_then(|b| crate::tls::parse_certificate(&b).map_err(|e| format!("{file}: {e}")))
+                        .map_err(|e| (i, ".certificate", e))?;
+                    Some(CertificateIdentity::Complete(der.to_vec()))
+                }
+                (None, Some(fields)) => Some(CertificateIdentity::Fields(fields.0)),
+                (None, None) => None,
+            };
+            Ok(Account {
+                id: a.id.unwrap_or(i as u64 + 1),
+                guid: a.guid.unwrap_or_else(|| guid_for(&a.name, i)),
+                name: a.name,
+                password: a.password,
+                roles: a.roles,
+                group: a.group,
+                tenant: a.tenant,
+                api_tokens: a.api_tokens,
+                disabled: a.disabled,
+                locked: a.locked,
+                sso_only: a.sso_only,
+                certificate,
+            })
         })
         .collect()
 }
@@ -404,5 +488,49 @@ mod tests {
         assert_eq!(st.manual_clock, Some(Timestamp::parse_rfc3339("2026-02-01T00:00:00Z").unwrap()));
         assert_eq!(st.setup.policy.idle_timeout, None);
         assert_eq!(st.setup.seed, Some(9));
+    }
+
+    #[test]
+    fn tls_tables_are_validated_with_positions() {
+        let stand = "[[stands]]\nprofile = \"junos-space\"\n[stands.tls]\n";
+        let e = error_of(&format!("{stand}generate = true\ncert = \"a.pem\"\nkey = \"b.pem\"\n"));
+        assert!(e.starts_with("s.toml:3:1: stands[0].tls") || e.starts_with("s.toml:4:1: stands[0].tls"), "{e}");
+        assert!(e.contains("not both"), "{e}");
+        let e = error_of(&format!("{stand}generate = true\nclient_auth = \"optional\"\n"));
+        assert!(e.contains("client_ca: missing"), "{e}");
+        let e = error_of(&format!("{stand}generate = true\nclient_auth = \"sometimes\"\n"));
+        assert!(e.starts_with("s.toml:5:15: stands[0].tls.client_auth"), "{e}");
+        let e = error_of(&format!("{stand}cert = \"a.pem\"\n"));
+        assert!(e.contains("key: missing"), "{e}");
+        let e = error_of(&format!("{stand}cert = \"no-such.pem\"\nkey = \"no-such-key.pem\"\n"));
+        assert!(e.starts_with("s.toml:1:1: stands[0].tls.cert: cannot read no-such.pem"), "{e}");
+        let e = Scenario::parse(&format!("{stand}generate = true\nca_file = \"/tmp/x.pem\"\n"), REQUEST_ORIGIN)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("stands[0].tls.ca_file: not allowed"), "{e}");
+    }
+
+    #[test]
+    fn certificate_identities_are_validated_with_positions() {
+        let account = "[[stands]]\nprofile = \"junos-space\"\n[[stands.accounts]]\nname = \"a\"\npassword = \"b\"\n";
+        let e = error_of(&format!("{account}certificate_fields = {{ CN = \"a\", UID = \"b\" }}\n"));
+        assert!(e.starts_with("s.toml:6:22: stands[0].accounts[0].certificate_fields"), "{e}");
+        assert!(e.contains("unknown field `UID`"), "{e}");
+        let five = "{ CN = \"a\", OU = \"b\", O = \"c\", L = \"d\", C = \"e\" }";
+        let e = error_of(&format!("{account}certificate_fields = {five}\n"));
+        assert!(e.contains("between one and four fields, found 5"), "{e}");
+        let e = error_of(&format!("{account}certificate_fields = {{ cn = \"a\", CN = \"b\" }}\n"));
+        assert!(e.contains("field `CN` is given twice"), "{e}");
+        let e = error_of(&format!("{account}certificate = \"x.pem\"\ncertificate_fields = {{ CN = \"a\" }}\n"));
+        assert!(e.contains("stands[0].accounts[0]: give `certificate` or `certificate_fields`, not both"), "{e}");
+        let s = Scenario::parse(
+            &format!("{account}certificate_fields = {{ cn = \"a\", emailaddress = \"a@b\" }}\n"),
+            "s.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            s.stands[0].setup.accounts[0].certificate,
+            Some(CertificateIdentity::Fields(vec![("CN".into(), "a".into()), ("EMAILADDRESS".into(), "a@b".into())]))
+        );
     }
 }

@@ -58,6 +58,73 @@ pub(super) struct StandFields {
     pub resources: Option<Vec<Resource>>,
     pub faults: Option<Vec<crate::faults::Rule>>,
     pub journal: Option<usize>,
+    pub tls: Option<Tls>,
+}
+
+/// `[stands.tls]`: HTTPS for the stand.
+#[derive(Debug, Deserialize)]
+#[serde(try_from = "TlsFields")]
+pub(super) struct Tls {
+    pub fields: TlsFields,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TlsFields {
+    /// Certificate chain file (PEM, leaf first), relative to the scenario file.
+    pub cert: Option<String>,
+    /// Its private key file (PEM).
+    pub key: Option<String>,
+    /// Generate a certificate at start-up instead.
+    #[serde(default)]
+    pub generate: bool,
+    /// Host names of the generated certificate.
+    pub hosts: Option<Vec<String>>,
+    /// Where the generated certificate's CA goes (PEM).
+    pub ca_file: Option<String>,
+    #[serde(default = "client_auth_off")]
+    pub client_auth: crate::tls::ClientAuth,
+    /// CA certificates (PEM) client certificates must chain to.
+    pub client_ca: Option<String>,
+}
+
+fn client_auth_off() -> crate::tls::ClientAuth {
+    crate::tls::ClientAuth::Off
+}
+
+impl TryFrom<TlsFields> for Tls {
+    type Error = String;
+
+    fn try_from(fields: TlsFields) -> Result<Self, String> {
+        match (fields.generate, &fields.cert, &fields.key) {
+            (true, None, None) => {}
+            (true, _, _) => return Err("give `cert` and `key` files, or `generate = true`, not both".into()),
+            (false, Some(_), Some(_)) => {
+                if fields.hosts.is_some() || fields.ca_file.is_some() {
+                    return Err("`hosts` and `ca_file` are for a generated certificate (`generate = true`)".into());
+                }
+            }
+            (false, Some(_), None) => return Err("key: missing: `cert` needs its private key file".into()),
+            (false, None, Some(_)) => return Err("cert: missing: `key` needs its certificate file".into()),
+            (false, None, None) => {
+                return Err("give `cert` and `key` files, or `generate = true` for a start-up certificate".into());
+            }
+        }
+        if let Some(h) = fields.hosts.iter().flatten().find(|h| h.trim().is_empty() || h.contains(char::is_whitespace))
+        {
+            return Err(format!("hosts: `{h}` is not a host name or IP address"));
+        }
+        match (fields.client_auth, &fields.client_ca) {
+            (crate::tls::ClientAuth::Off, Some(_)) => {
+                return Err("client_ca: only used with client_auth = \"optional\" or \"required\"".into());
+            }
+            (crate::tls::ClientAuth::Optional | crate::tls::ClientAuth::Required, None) => {
+                return Err("client_ca: missing: client certificates are verified against this CA file".into());
+            }
+            _ => {}
+        }
+        Ok(Tls { fields })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,6 +244,37 @@ pub(super) struct Account {
     pub locked: bool,
     #[serde(default)]
     pub sso_only: bool,
+    /// "Complete certificate" mode: the file (PEM or DER) of the certificate the account presents.
+    pub certificate: Option<String>,
+    /// "X.509 parameter based" mode: subject fields that must match.
+    pub certificate_fields: Option<CertificateFields>,
+}
+
+/// Up to four subject fields (`CN`, `OU`, `O`, `L`, `ST`, `C`, `EMAILADDRESS`, `rfc822Name`,
+/// `msUPN`) and their values, names in canonical spelling.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(try_from = "BTreeMap<String, String>")]
+pub(super) struct CertificateFields(pub Vec<(String, String)>);
+
+impl TryFrom<BTreeMap<String, String>> for CertificateFields {
+    type Error = String;
+
+    fn try_from(map: BTreeMap<String, String>) -> Result<Self, String> {
+        if map.is_empty() || map.len() > 4 {
+            return Err(format!("between one and four fields, found {}", map.len()));
+        }
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (name, value) in map {
+            let Some(canonical) = crate::tls::canonical_field(&name) else {
+                return Err(format!("unknown field `{name}`, expected one of {}", crate::tls::FIELDS.join(", ")));
+            };
+            if out.iter().any(|(n, _)| n == canonical) {
+                return Err(format!("field `{canonical}` is given twice"));
+            }
+            out.push((canonical.to_owned(), value));
+        }
+        Ok(CertificateFields(out))
+    }
 }
 
 /// The validated wrappers are written as their text form.
@@ -196,6 +294,8 @@ macro_rules! schema_as {
 
 schema_as!(Stand, StandFields);
 schema_as!(Resource, ResourceFields);
+schema_as!(Tls, TlsFields);
+schema_as!(CertificateFields, BTreeMap<String, String>);
 
 /// A profile id, checked against the registry where it is written.
 #[derive(Debug)]

@@ -113,3 +113,32 @@ fn profiles_lists_every_profile_and_check_accepts_the_shipped_scenarios() {
     let out = standin().arg("check").args(&scenarios).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+#[test]
+fn an_https_stand_with_a_start_up_certificate_reports_its_ca_in_the_ready_line() {
+    let dir = tempdir();
+    let sc = write_scenario(
+        &dir,
+        "s.toml",
+        "[[stands]]\nprofile = \"junos-space\"\nport = 0\n[stands.tls]\ngenerate = true\nca_file = \"ca.pem\"\n",
+    );
+    let mut child = standin()
+        .args(["serve", sc.to_str().unwrap(), "--control-port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
+    let stand = &ready["stands"][0];
+    assert!(stand["url"].as_str().unwrap().starts_with("https://127.0.0.1:"), "{line}");
+    let ca = std::path::PathBuf::from(stand["ca"].as_str().expect("ca in the ready line"));
+    assert_eq!(ca, std::fs::canonicalize(dir.join("ca.pem")).unwrap());
+    let pem = std::fs::read_to_string(&ca).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    unsafe_sigterm(child.id());
+    assert!(child.wait().unwrap().success());
+    assert!(ca.exists(), "a CA file the scenario named stays after the stand stops");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -14,6 +14,7 @@ mod resources;
 mod schema;
 mod sensnet;
 mod storware;
+mod tls;
 // Helpers shared by the profile tests; not every profile uses every one.
 #[allow(dead_code)]
 mod support;
