@@ -64,6 +64,8 @@ async fn two_hundred_stands_created_and_deleted_leave_nothing_behind() {
         let c = c.clone();
         let control = control.clone();
         async move {
+            let fresh =
+                reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(10)).build().unwrap();
             for _ in 0..n {
                 let created: serde_json::Value = c
                     .post(format!("{control}/__standin/stands"))
@@ -85,9 +87,10 @@ async fn two_hundred_stands_created_and_deleted_leave_nothing_behind() {
                 assert_eq!(login.status(), 200);
                 let r = c.delete(format!("{control}/__standin/stands/{id}")).send().await.unwrap();
                 assert_eq!(r.status(), 200);
-                // The OS may hand the freed port to a stand of a test running in parallel: what
-                // matters is that this stand no longer answers.
-                if let Ok(r) = c.get(format!("{url}/__standin/health")).send().await {
+                // A fresh connection: an already-open keep-alive connection may still get one
+                // answer while the stopped workers wind down. The OS may hand the freed port to a
+                // stand of a test running in parallel: what matters is that this stand is gone.
+                if let Ok(r) = fresh.get(format!("{url}/__standin/health")).send().await {
                     let who: serde_json::Value = r.json().await.unwrap_or_default();
                     assert_ne!(who["stand"], "isolation-probe", "a deleted stand answered");
                 }
