@@ -193,6 +193,8 @@ impl Handler for Stand {
                 Operation::Resource | Operation::Other => Response::new(self.options.unauthorized_status),
             },
             Semantic::Busy { retry_after } => Response::new(503).header("Retry-After", retry_after.to_string()),
+            // Every SensNet error is a bare status with an empty body.
+            Semantic::TooLarge => Response::new(413),
         }
     }
 }

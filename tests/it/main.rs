@@ -1,5 +1,6 @@
 //! One integration test binary, so it links once.
 
+mod bad_input;
 mod cli;
 mod contract;
 mod engine_model;
