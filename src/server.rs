@@ -24,8 +24,9 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time a client has to send the whole body once the head is in; then 400 and close.
 pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
-/// Idle time of a kept-alive connection between requests before it is closed.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Idle time of a kept-alive connection between requests before it is closed (a graceful
+/// shutdown also waits this long for idle connections to go).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
 /// Time a client has to acknowledge the close of its connection.
 pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest a graceful shutdown waits for in-flight responses.

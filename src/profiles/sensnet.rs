@@ -183,6 +183,14 @@ impl Handler for Stand {
         }
     }
 
+    fn redact(&self, req: &Request) -> Vec<String> {
+        // The GET login carries the password as a path segment: mask it as sent and as decoded.
+        match self.route(req) {
+            Route::LoginPath { password, .. } => vec![password.to_owned(), decode(password)],
+            _ => Vec::new(),
+        }
+    }
+
     fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
         match event {
             Semantic::LoginRejected | Semantic::Locked => Response::new(self.options.login_failure_status),

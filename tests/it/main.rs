@@ -9,6 +9,7 @@ mod infinite_blue;
 mod junos_space;
 mod library;
 mod oracle_sdm;
+mod security;
 mod sensnet;
 mod storware;
 // Helpers shared by the profile tests; not every profile uses every one.
