@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod cli;
+mod concurrency;
 mod contract;
 mod engine_model;
 mod faults;
