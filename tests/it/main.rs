@@ -9,6 +9,7 @@ mod faults;
 mod infinite_blue;
 mod junos_space;
 mod library;
+mod process;
 mod props;
 mod oracle_sdm;
 mod security;
