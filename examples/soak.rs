@@ -90,10 +90,11 @@ async fn soak(a: &Args, url: &str, pid: u32) -> bool {
                     .body(r#"{"login":"admin","password":"vPr0tect"}"#)
                     .send()
                     .await;
-                match r {
-                    Ok(r) if r.status() == 201 && r.bytes().await.is_ok() => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => errors.fetch_add(1, Ordering::Relaxed),
+                let fine = match r {
+                    Ok(r) => r.status() == 201 && r.bytes().await.is_ok(),
+                    Err(_) => false,
                 };
+                if fine { &ok } else { &errors }.fetch_add(1, Ordering::Relaxed);
             }
         }));
     }

@@ -6,10 +6,10 @@
 //! `STANDIN_BLESS=1 cargo test --test it bad_input::readme -- --test-threads 1` rewrites the
 //! README tables from what the stands answer.
 
-use std::collections::BTreeMap;
 use base64::Engine as _;
 use rstest::rstest;
 use standin::wire::media_type;
+use std::collections::BTreeMap;
 
 use crate::contract::{self, Vendor};
 use crate::support::{Reply, Req, TestStand};
@@ -163,10 +163,12 @@ fn request(input: &str, profile: &str) -> Req {
             _ => Req::get("/rest/api/login").header("loginName", "").header("password", ""),
         },
         "duplicate parameters" => match profile {
-            "junos-space" => Req::post(&format!("{}?maxage=60&maxage=soon", login_path(profile))).basic("super", "juniper123"),
-            "oracle-sdm" => xml(
-                "<session><userName>x</userName><userName>admin</userName><password>password</password></session>",
-            ),
+            "junos-space" => {
+                Req::post(&format!("{}?maxage=60&maxage=soon", login_path(profile))).basic("super", "juniper123")
+            }
+            "oracle-sdm" => {
+                xml("<session><userName>x</userName><userName>admin</userName><password>password</password></session>")
+            }
             "storware" => json(r#"{"login":"x","login":"admin","password":"vPr0tect"}"#),
             "sensnet" => login().form(&[("u", "test1@test.domain"), ("u", "x"), ("p", "password")]),
             _ => Req::get("/rest/api/login?loginName=admin&loginName=x&password=password&output=json"),
@@ -312,7 +314,9 @@ fn assert_vendor_shape(profile: &str, r: &Reply) {
     let ct = r.header("content-type").map(media_type).unwrap_or_default();
     let ok = match profile {
         // JBoss: plain sentences, its HTML error page, or the documented media types.
-        "junos-space" => ["text/plain", "text/html"].contains(&ct.as_str()) || ct.starts_with("application/vnd.net.juniper"),
+        "junos-space" => {
+            ["text/plain", "text/html"].contains(&ct.as_str()) || ct.starts_with("application/vnd.net.juniper")
+        }
         // Every SDM answer carries its Apache front's headers; errors are the documented sentence.
         "oracle-sdm" => {
             r.header("server") == Some("Apache")
@@ -415,7 +419,12 @@ fn row(name: &str, profile: &str, response: &str) -> String {
 fn expect_row(marker: &str, name: &str, profile: &str, got: &str) {
     let table = readme_table(marker);
     let want = table.get(&(name.to_owned(), profile.to_owned()));
-    assert_eq!(want.map(String::as_str), Some(got), "README row for {name:?} on {profile}; the actual row is:\n{}", row(name, profile, got));
+    assert_eq!(
+        want.map(String::as_str),
+        Some(got),
+        "README row for {name:?} on {profile}; the actual row is:\n{}",
+        row(name, profile, got)
+    );
 }
 
 #[rstest]
@@ -431,9 +440,7 @@ async fn cross_profile(
 
 #[rstest]
 #[actix_web::test]
-async fn profile_edge(
-    #[values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)] case: usize,
-) {
+async fn profile_edge(#[values(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20)] case: usize) {
     let (profile, name) = EDGES[case];
     let reply = probe(profile, edge_request(profile, name)).await;
     expect_row("bad-input-edges", name, profile, &describe(&reply));
@@ -464,8 +471,12 @@ async fn readme_tables_list_every_case() {
         bless("bad-input-edges", &edges);
     }
     let main: Vec<_> = readme_table("bad-input").into_keys().collect();
-    let want: Vec<_> =
-        INPUTS.iter().flat_map(|i| PROFILES.map(|p| (i.to_string(), p.to_string()))).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let want: Vec<_> = INPUTS
+        .iter()
+        .flat_map(|i| PROFILES.map(|p| (i.to_string(), p.to_string())))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     assert_eq!(main, want);
     let edges: Vec<_> = readme_table("bad-input-edges").into_keys().collect();
     let want: Vec<_> = EDGES
@@ -552,7 +563,8 @@ mod framework {
         assert!(status_line(&reply).starts_with("HTTP/1.1 400"), "{reply}");
         still_serving(&stand).await;
 
-        let chunked = b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n".to_vec();
+        let chunked =
+            b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk\r\n".to_vec();
         let reply = exchange(addr, chunked).await;
         assert!(status_line(&reply).starts_with("HTTP/1.1 400"), "{reply}");
         still_serving(&stand).await;

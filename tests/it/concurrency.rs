@@ -56,9 +56,7 @@ impl Client {
         match self.profile {
             Profile::Storware => {
                 let body = serde_json::json!({"login": user, "password": password});
-                let r = self
-                    .send(self.http.post(format!("{}/api/session/login", self.base)).json(&body))
-                    .await;
+                let r = self.send(self.http.post(format!("{}/api/session/login", self.base)).json(&body)).await;
                 if r.status() != 201 {
                     return None;
                 }
@@ -82,8 +80,10 @@ impl Client {
     async fn use_session(&self, token: &str) -> bool {
         let r = match self.profile {
             Profile::Storware => {
-                self.send(self.http.get(format!("{}/api/session", self.base)).header("Cookie", format!("JSESSIONID={token}")))
-                    .await
+                self.send(
+                    self.http.get(format!("{}/api/session", self.base)).header("Cookie", format!("JSESSIONID={token}")),
+                )
+                .await
             }
             Profile::InfiniteBlue => {
                 let url = format!("{}/rest/api/selectQuery?sessionId={}&output=json", self.base, encode(token));

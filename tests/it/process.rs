@@ -14,7 +14,8 @@ fn standin() -> Command {
 fn tempdir() -> std::path::PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let d = std::env::temp_dir().join(format!("standin-proc-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let d =
+        std::env::temp_dir().join(format!("standin-proc-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
 }
@@ -95,8 +96,14 @@ async fn graceful_shutdown_under_load_loses_no_in_flight_response() {
     let c = reqwest::Client::new();
     let mut arrived = 0;
     for _ in 0..20_000 {
-        let j: serde_json::Value =
-            c.get(format!("{url}/__standin/journal?limit=0")).send().await.expect("journal").json().await.expect("json");
+        let j: serde_json::Value = c
+            .get(format!("{url}/__standin/journal?limit=0"))
+            .send()
+            .await
+            .expect("journal")
+            .json()
+            .await
+            .expect("json");
         arrived = j["total"].as_u64().expect("total");
         if arrived as usize == IN_FLIGHT {
             break;

@@ -120,15 +120,27 @@ fn body() -> impl Strategy<Value = Vec<u8>> {
 fn uri() -> impl Strategy<Value = String> {
     let segment = prop_oneof![
         "[A-Za-z0-9._~-]{0,12}",
-        prop::collection::vec(any::<u8>(), 0..8)
-            .prop_map(|b| percent_encoding::percent_encode(&b, percent_encoding::NON_ALPHANUMERIC).to_string()),
+        prop::collection::vec(any::<u8>(), 0..8).prop_map(|b| percent_encoding::percent_encode(
+            &b,
+            percent_encoding::NON_ALPHANUMERIC
+        )
+        .to_string()),
         Just("%".to_owned()),
         Just("%zz".to_owned()),
         Just("..".to_owned()),
     ];
     let query = prop::collection::vec(
         (
-            prop::sample::select(vec!["maxage", "sessionId", "output", "loginName", "password", "token", "limit", "custId"]),
+            prop::sample::select(vec![
+                "maxage",
+                "sessionId",
+                "output",
+                "loginName",
+                "password",
+                "token",
+                "limit",
+                "custId",
+            ]),
             prop_oneof![
                 "[A-Za-z0-9%+=&.-]{0,16}",
                 Just("json".to_owned()),

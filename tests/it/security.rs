@@ -62,8 +62,7 @@ impl Serving {
             .map(|p| format!("[[stands]]\nprofile = \"{p}\"\nport = 0\n"))
             .collect();
         std::fs::write(&sc, text).expect("scenario");
-        let mut child =
-            cmd.arg(&sc).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn standin");
+        let mut child = cmd.arg(&sc).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn standin");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
         let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line ({e}): {line}"));
@@ -225,7 +224,10 @@ fn hex_bytes(s: &str) -> Vec<u8> {
 /// The random part of a session token as bytes, checking the vendor's shape on the way.
 fn random_part(profile: &str, token: &str) -> Vec<u8> {
     let is_hex = |s: &str, upper: bool| {
-        s.len() == 32 && s.bytes().all(|b| b.is_ascii_digit() || if upper { (b'A'..=b'F').contains(&b) } else { (b'a'..=b'f').contains(&b) })
+        s.len() == 32
+            && s.bytes().all(|b| {
+                b.is_ascii_digit() || if upper { (b'A'..=b'F').contains(&b) } else { (b'a'..=b'f').contains(&b) }
+            })
     };
     match profile {
         "junos-space" => {
