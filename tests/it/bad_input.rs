@@ -570,6 +570,29 @@ mod framework {
         still_serving(&stand).await;
     }
 
+    /// Over a real socket, a body over the limit gets the vendor's 413 and the connection closes
+    /// (the rest of the body is never read); the next connection is served.
+    #[actix_web::test]
+    async fn an_oversized_body_is_413_in_the_vendor_format_then_close() {
+        let stand = Stand::builder("storware").start().await.expect("start");
+        let body = vec![b'{'; 2 * 1024 * 1024];
+        let mut req = format!(
+            "POST /api/session/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(&body);
+        let reply = exchange(stand.addr(), req).await;
+        assert!(status_line(&reply).starts_with("HTTP/1.1 413"), "{reply}");
+        assert!(reply.to_ascii_lowercase().contains("connection: close"), "{reply}");
+        assert!(
+            reply.ends_with(r#"{"error":{"code":413,"message":"Payload Too Large"},"message":"Payload Too Large"}"#),
+            "{reply}"
+        );
+        still_serving(&stand).await;
+        assert_eq!(stand.journal(1)[0].status, 413, "journaled like any request");
+    }
+
     /// A client that connects and never finishes its head is answered 408 and closed after
     /// `HEAD_TIMEOUT` (5 s), not held forever.
     #[actix_web::test]
