@@ -1,5 +1,5 @@
 //! Soak (not CI): clients that log in on every request and never log out, against the real
-//! `standin` binary, for a fixed time. Samples the server's RSS and live sessions; passes when
+//! `standin` binary, for a fixed time. Samples the server's RSS and health; passes when
 //! there were no errors and RSS stayed flat once the idle timeout had passed.
 //!
 //! cargo build --release && cargo run --release --example soak -- [--seconds 600] [--idle 30] [--clients 4]
@@ -102,41 +102,47 @@ async fn soak(a: &Args, url: &str, pid: u32) -> bool {
     let started = Instant::now();
     let every = Duration::from_secs((a.seconds / 20).clamp(1, 30));
     let mut samples: Vec<(u64, u64)> = Vec::new();
-    println!("{:>7} {:>10} {:>9} {:>7} {:>9}", "t (s)", "logins", "sessions", "errors", "RSS (KiB)");
+    println!("{:>7} {:>10} {:>7} {:>7} {:>9}", "t (s)", "logins", "errors", "health", "RSS (KiB)");
     while started.elapsed() < Duration::from_secs(a.seconds) {
         tokio::time::sleep(every).await;
-        let sessions = match http.get(format!("{url}/__standin/sessions")).send().await {
-            Ok(r) => r.json::<serde_json::Value>().await.ok().and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0),
-            Err(_) => 0,
-        };
+        // Health only: listing hundreds of thousands of sessions would itself dominate RSS.
+        let healthy = http.get(format!("{url}/__standin/health")).send().await.is_ok_and(|r| r.status() == 200);
         let (t, rss) = (started.elapsed().as_secs(), rss_kib(pid));
         samples.push((t, rss));
         println!(
-            "{t:>7} {:>10} {sessions:>9} {:>7} {rss:>9}",
+            "{t:>7} {:>10} {:>7} {:>7} {rss:>9}",
             ok.load(Ordering::Relaxed),
-            errors.load(Ordering::Relaxed)
+            errors.load(Ordering::Relaxed),
+            if healthy { "ok" } else { "DOWN" }
         );
+        if !healthy {
+            errors.fetch_add(1, Ordering::Relaxed);
+        }
     }
     stop.store(true, Ordering::Relaxed);
     for c in clients {
         let _ = c.await;
     }
-    // Flat: after twice the idle timeout (sessions created before it have expired and been
-    // purged), RSS grows by at most 10% (and 4 MiB) from its first sample to its last.
+    // Flat: once twice the idle timeout has passed (sessions created before it have expired and
+    // been purged), the peak RSS of the second half of the run is at most 10% (and 4 MiB) above
+    // the peak of the first half: memory stopped growing. (A hash table doubling while the
+    // login rate climbs is a step, not growth, and lands in the first half of a long enough run.)
     let settled: Vec<u64> = samples.iter().filter(|(t, _)| *t >= 2 * a.idle).map(|(_, r)| *r).collect();
+    let (early, late) = settled.split_at(settled.len() / 2);
     let errors = errors.load(Ordering::Relaxed);
     let logins = ok.load(Ordering::Relaxed);
-    let flat = match (settled.first(), settled.iter().max()) {
-        (Some(&first), Some(&max)) => max <= first + (first / 10).max(4096),
+    let (early_max, late_max) = (early.iter().max().copied(), late.iter().max().copied());
+    let flat = match (early_max, late_max) {
+        (Some(e), Some(l)) => l <= e + (e / 10).max(4096),
         _ => false,
     };
     println!(
-        "logins {logins} ({:.0}/s), errors {errors}, RSS after {}s: first {} KiB, max {} KiB -> {}",
+        "logins {logins} ({:.0}/s), errors {errors}; RSS peak after {}s: first half {} KiB, second half {} KiB -> {}",
         logins as f64 / started.elapsed().as_secs_f64(),
         2 * a.idle,
-        settled.first().copied().unwrap_or(0),
-        settled.iter().max().copied().unwrap_or(0),
-        if flat { "flat" } else { "NOT flat (or too short a run: use --seconds > 2 x --idle)" }
+        early_max.unwrap_or(0),
+        late_max.unwrap_or(0),
+        if flat { "flat" } else { "NOT flat (or too short a run: use --seconds > 3 x --idle)" }
     );
     errors == 0 && flat
 }
