@@ -8,8 +8,11 @@ use base64::Engine as _;
 use standin::wire::{Method, Request, Response};
 use standin::{Clock, Engine, Scenario, StandSpec};
 
+/// A target's body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name, for the replay runner.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("cookie", cookie),
     ("basic", basic),
     ("oracle_sdm_login", oracle_sdm_login),
@@ -63,9 +66,8 @@ pub fn oracle_sdm_login(data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else { return };
     let ct = ["application/xml", "text/xml", "application/json", "application/vnd.x+json;charset=UTF-8"]
         [usize::from(pick) % 4];
-    let req = Request::new(Method::POST, "/rest/v1.1/admin/login")
-        .with_header("content-type", ct)
-        .with_body(body.to_vec());
+    let req =
+        Request::new(Method::POST, "/rest/v1.1/admin/login").with_header("content-type", ct).with_body(body.to_vec());
     let r = answer("oracle-sdm", &req);
     assert!([200, 400, 401].contains(&r.status), "{}", r.status);
     if r.status == 200 {
@@ -76,7 +78,8 @@ pub fn oracle_sdm_login(data: &[u8]) {
 /// Storware's JSON login bodies (password, token, node), by the first byte's choice of path.
 pub fn storware_login(data: &[u8]) {
     let Some((&pick, body)) = data.split_first() else { return };
-    let path = ["/api/session/login", "/api/session/login-with-token", "/api/session/node/login"][usize::from(pick) % 3];
+    let path =
+        ["/api/session/login", "/api/session/login-with-token", "/api/session/node/login"][usize::from(pick) % 3];
     let req = Request::new(Method::POST, path).with_header("content-type", "application/json").with_body(body.to_vec());
     let r = answer("storware", &req);
     assert!([201, 400, 401].contains(&r.status), "{}", r.status);
