@@ -24,8 +24,19 @@ use crate::stand::Core;
 use crate::tls::Tls;
 use crate::wire::{Outcome, Request, Response, Transport, merge_slashes};
 
-/// Largest request body a stand reads; larger ones get 413.
+/// Largest request body a stand reads; larger ones get 413 in the vendor's format.
 pub const BODY_LIMIT: usize = 1024 * 1024;
+/// Time a client has to send the request head (line and headers) once connected; then 408 and close.
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time a client has to send the whole body once the head is in; then 400 and close.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Idle time of a kept-alive connection between requests before it is closed (a graceful
+/// shutdown also waits this long for idle connections to go).
+pub const KEEP_ALIVE: Duration = Duration::from_secs(5);
+/// Time a client has to acknowledge the close of its connection.
+pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest a graceful shutdown waits for in-flight responses.
+pub const SHUTDOWN_TIMEOUT: u64 = 30;
 
 /// The accepted socket of a connection, for connection-level faults.
 #[derive(Clone, Copy, Debug)]
@@ -45,7 +56,10 @@ pub(crate) fn serve(
     let server = HttpServer::new(move || App::new().configure(configure(data.clone())))
         .workers(workers)
         .disable_signals()
-        .shutdown_timeout(5)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT)
+        .client_request_timeout(HEAD_TIMEOUT)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+        .keep_alive(KEEP_ALIVE)
         .on_connect(|conn, ext| {
             if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
                 ext.insert(ConnFd(tcp.as_raw_fd()));
@@ -104,10 +118,21 @@ pub(crate) fn configure(data: web::Data<Core>) -> impl FnOnce(&mut web::ServiceC
 }
 
 async fn dispatch(req: HttpRequest, payload: web::Payload, core: web::Data<Core>) -> HttpResponse {
-    let body = match payload.to_bytes_limited(BODY_LIMIT).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(_)) => return to_actix(&core, Response::text(413, "Request body too large")),
-        Err(_) => return to_actix(&core, Response::text(400, "Bad request body")),
+    let body = match actix_web::rt::time::timeout(BODY_TIMEOUT, payload.to_bytes_limited(BODY_LIMIT)).await {
+        Ok(Ok(Ok(body))) => body,
+        Ok(Err(_)) => {
+            let mut r = to_actix(&core, core.too_large(&to_request(&req, Bytes::new())));
+            // The rest of the body is never read: the connection cannot be reused.
+            r.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+            return r;
+        }
+        // A broken chunked encoding or a client that stopped sending mid-body: nothing a vendor
+        // would answer in its own format, so the connection is simply closed with a 400.
+        Ok(Ok(Err(_))) | Err(_) => {
+            let mut r = to_actix(&core, Response::new(400));
+            r.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+            return r;
+        }
     };
     let request = to_request(&req, body);
     let outcome = core.handle(&request);

@@ -110,6 +110,26 @@ impl Core {
         outcome
     }
 
+    /// Answers a request whose body was over [`server::BODY_LIMIT`] and was not read: 413 in the
+    /// vendor's error format (JSON for the control API), journaled like any other request. No
+    /// fault rule applies and no engine state changes.
+    pub fn too_large(&self, req: &Request) -> Response {
+        if control::is_control(&req.path) {
+            return control::error(413, "request body too large");
+        }
+        let op = self.handler.operation(req);
+        let now = self.engine.clock().now();
+        let token = self.handler.session_token(req);
+        let before = session_state(&self.engine, token.as_deref());
+        let mut response = self.handler.render(&self.engine, req, &Semantic::TooLarge);
+        for (name, value) in &self.spec.headers {
+            response.headers.push((name.clone().into(), value.clone()));
+        }
+        let outcome = Outcome::from(response);
+        self.record(req, op, None, now, before, token.as_deref(), &outcome, Verdict::default());
+        outcome.response
+    }
+
     /// The answer with no fault: a scenario resource (guarded by the profile), else the profile.
     fn respond(&self, req: &Request) -> Response {
         let found = self.spec.resources.iter().find_map(|r| r.answer(req).map(|a| (r.public, a)));

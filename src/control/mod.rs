@@ -290,3 +290,64 @@ fn move_clock(core: &Core, req: &Request) -> Response {
     // in batches off the request threads, so a clock jump over a million sessions stalls nobody.
     clock_json(core)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use super::*;
+
+    fn open() -> Access {
+        Access { token: None }
+    }
+
+    fn locked(token: &str) -> Access {
+        Access { token: Some(token.into()) }
+    }
+
+    #[test]
+    fn without_a_token_only_loopback_peers_are_served() {
+        let v4 = |a, b, c, d| Some(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+        assert!(allowed(&open(), v4(127, 0, 0, 1), None).is_ok());
+        assert!(allowed(&open(), v4(127, 3, 2, 1), None).is_ok());
+        assert!(allowed(&open(), Some(IpAddr::V6(Ipv6Addr::LOCALHOST)), None).is_ok());
+        let mapped = Some(IpAddr::V6(Ipv4Addr::LOCALHOST.to_ipv6_mapped()));
+        assert!(allowed(&open(), mapped, None).is_ok(), "::ffff:127.0.0.1 is loopback");
+        for peer in [
+            v4(10, 0, 0, 3),
+            v4(192, 168, 1, 2),
+            v4(0, 0, 0, 0),
+            v4(8, 8, 8, 8),
+            Some(IpAddr::V6(Ipv4Addr::new(10, 0, 0, 3).to_ipv6_mapped())),
+            Some(IpAddr::V6("fe80::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED))),
+        ] {
+            let refused = allowed(&open(), peer, None).expect_err("a non-loopback peer is refused");
+            assert_eq!(refused.0, 403, "{peer:?}");
+            // A bearer token means nothing when none is configured.
+            assert_eq!(allowed(&open(), peer, Some("Bearer anything")).map_err(|e| e.0), Err(403));
+        }
+    }
+
+    #[test]
+    fn with_a_token_every_peer_needs_it_exactly() {
+        let access = locked("s3cret-token");
+        let remote = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 3)));
+        let local = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        assert!(allowed(&access, remote, Some("Bearer s3cret-token")).is_ok());
+        assert!(allowed(&access, local, Some("Bearer s3cret-token")).is_ok());
+        for bad in [
+            None,
+            Some(""),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("Bearer s3cret-toke"),
+            Some("Bearer s3cret-token2"),
+            Some("Basic s3cret-token"),
+            Some("bearer s3cret-token"),
+            Some("s3cret-token"),
+        ] {
+            assert_eq!(allowed(&access, local, bad).map_err(|e| e.0), Err(401), "{bad:?} from loopback");
+            assert_eq!(allowed(&access, remote, bad).map_err(|e| e.0), Err(401), "{bad:?} from 10.0.0.3");
+        }
+    }
+}

@@ -204,6 +204,7 @@ impl Handler for Stand {
             Semantic::LoginRejected | Semantic::Unauthorized | Semantic::Locked => self.login_error(output),
             Semantic::Busy { retry_after } => fail(output, 503, "Server is busy, please try again later")
                 .header("Retry-After", retry_after.to_string()),
+            Semantic::TooLarge => fail(output, 413, "Request too large"),
         }
     }
 }

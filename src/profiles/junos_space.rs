@@ -180,6 +180,11 @@ impl Handler for Stand {
                 jboss_error(503, "Service Unavailable", "The requested service is not currently available.")
                     .header("Retry-After", retry_after.to_string())
             }
+            Semantic::TooLarge => jboss_error(
+                413,
+                "Request Entity Too Large",
+                "The server is refusing to process a request because the request entity is larger than the server is willing or able to process ().",
+            ),
         }
     }
 }

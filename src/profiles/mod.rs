@@ -105,6 +105,8 @@ pub enum Semantic {
         /// Seconds for `Retry-After`.
         retry_after: u64,
     },
+    /// The request body is over the stand's limit (413); the body was not read.
+    TooLarge,
 }
 
 /// Who passed a profile's session check.

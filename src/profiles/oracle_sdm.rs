@@ -25,6 +25,7 @@ const NOT_AUTHORIZED: &str = "The request is not authorized.";
 const VERSION_NOT_FOUND: &str = "The REST API version of your input request cannot be found.";
 const OBJECT_NOT_FOUND: &str = "The object (resource URI, device, and so on) of your input request cannot be found.";
 const UNAVAILABLE: &str = "The service is temporarily unavailable.";
+const TOO_LARGE: &str = "The request entity is too large.";
 
 /// The [DEFAULT]s a scenario can override under `options`.
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
@@ -227,6 +228,7 @@ impl Handler for Stand {
             Semantic::Busy { retry_after } => {
                 self.error(req, 503, UNAVAILABLE).header("Retry-After", retry_after.to_string())
             }
+            Semantic::TooLarge => self.error(req, 413, TOO_LARGE),
         }
     }
 }

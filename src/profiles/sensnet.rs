@@ -187,6 +187,14 @@ impl Handler for Stand {
         }
     }
 
+    fn redact(&self, req: &Request) -> Vec<String> {
+        // The GET login carries the password as a path segment: mask it as sent and as decoded.
+        match self.route(req) {
+            Route::LoginPath { password, .. } => vec![password.to_owned(), decode(password)],
+            _ => Vec::new(),
+        }
+    }
+
     fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
         match event {
             Semantic::LoginRejected | Semantic::Locked => Response::new(self.options.login_failure_status),
@@ -197,6 +205,8 @@ impl Handler for Stand {
                 Operation::Resource | Operation::Other => Response::new(self.options.unauthorized_status),
             },
             Semantic::Busy { retry_after } => Response::new(503).header("Retry-After", retry_after.to_string()),
+            // Every SensNet error is a bare status with an empty body.
+            Semantic::TooLarge => Response::new(413),
         }
     }
 }

@@ -113,6 +113,8 @@ pub struct Messages {
     pub not_found: String,
     /// A known path with another method.
     pub method_not_allowed: String,
+    /// A body over the stand's size limit (413).
+    pub too_large: String,
 }
 
 impl Default for Messages {
@@ -125,6 +127,7 @@ impl Default for Messages {
             busy: "Service Unavailable".into(),
             not_found: "Not Found".into(),
             method_not_allowed: "Method Not Allowed".into(),
+            too_large: "Payload Too Large".into(),
         }
     }
 }
@@ -307,6 +310,7 @@ impl Handler for Stand {
             Semantic::Unauthorized if self.operation(req) == Operation::Login => self.error(401, &m.login_failed),
             Semantic::Unauthorized => self.unauthorized(),
             Semantic::Busy { retry_after } => self.error(503, &m.busy).header("Retry-After", retry_after.to_string()),
+            Semantic::TooLarge => self.error(413, &m.too_large),
         }
     }
 }
@@ -321,10 +325,11 @@ enum Refusal {
 
 impl Stand {
     fn login(&self, engine: &Engine, req: &Request) -> Response {
-        let (user, password) = match serde_json::from_slice::<LoginRequest>(&req.body) {
-            Ok(LoginRequest { login: Some(user), password: Some(password) }) => (user, password),
-            Ok(_) => return self.refused(Refusal::Rejected),
-            Err(_) => return self.refused(Refusal::Malformed),
+        // Through a JSON object rather than a derived struct: Jackson lets the last of a repeated
+        // key win, where serde's derive would refuse the body as malformed.
+        let (user, password) = match credentials(&req.body, "login", "password") {
+            Ok(pair) => pair,
+            Err(refusal) => return self.refused(refusal),
         };
         if self.is_node(&user) {
             return self.refused(Refusal::Rejected);
@@ -441,16 +446,9 @@ impl Stand {
     }
 }
 
-/// LoginRequest. Unknown fields are ignored; a field of another type is malformed; a missing or
-/// `null` one rejects the login. An empty body is malformed, as Spring's "Required request body is
-/// missing" is.
-#[derive(Deserialize)]
-struct LoginRequest {
-    login: Option<String>,
-    password: Option<String>,
-}
-
-/// The two string fields of a login body; a missing (or `null`) one rejects the login.
+/// The two string fields of a login body (LoginRequest, or a node's): unknown fields are
+/// ignored; a field of another type is malformed; a missing or `null` one rejects the login; the
+/// last of a repeated key wins, as with Jackson.
 fn credentials(body: &[u8], user: &str, password: &str) -> Result<(String, String), Refusal> {
     let mut fields = body_fields(body)?;
     match (string_field(&mut fields, user)?, string_field(&mut fields, password)?) {

@@ -1,6 +1,8 @@
 //! One integration test binary, so it links once.
 
+mod bad_input;
 mod cli;
+mod concurrency;
 mod contract;
 mod engine_model;
 mod faults;
@@ -9,9 +11,12 @@ mod isolation;
 mod junos_space;
 mod library;
 mod oracle_sdm;
+mod process;
+mod props;
 mod python;
 mod resources;
 mod schema;
+mod security;
 mod sensnet;
 mod storware;
 mod tls;

@@ -47,7 +47,8 @@ impl TestStand {
             .uri(&req.uri)
             .peer_addr("127.0.0.1:50000".parse().expect("addr"));
         for (k, v) in &req.headers {
-            r = r.insert_header((k.as_str(), v.as_str()));
+            let value = actix_web::http::header::HeaderValue::from_bytes(v).expect("a header value HTTP can carry");
+            r = r.append_header((k.as_str(), value));
         }
         let resp = test::call_service(&app, r.set_payload(req.body).to_request()).await;
         let status = resp.status().as_u16();
@@ -66,7 +67,8 @@ impl TestStand {
 pub struct Req {
     pub method: actix_web::http::Method,
     pub uri: String,
-    pub headers: Vec<(String, String)>,
+    /// Header values as bytes, so that tests can send what is not UTF-8.
+    pub headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
 }
 
@@ -83,8 +85,11 @@ impl Req {
     pub fn delete(uri: &str) -> Self {
         Self::new("DELETE", uri)
     }
-    pub fn header(mut self, k: &str, v: &str) -> Self {
-        self.headers.push((k.into(), v.into()));
+    pub fn header(self, k: &str, v: &str) -> Self {
+        self.header_bytes(k, v.as_bytes())
+    }
+    pub fn header_bytes(mut self, k: &str, v: &[u8]) -> Self {
+        self.headers.push((k.into(), v.to_vec()));
         self
     }
     pub fn basic(self, user: &str, password: &str) -> Self {
