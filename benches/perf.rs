@@ -214,6 +214,14 @@ fn rand_id() -> u64 {
 // ---------------------------------------------------------------------------------------------
 // The standin process
 
+struct Cleanup(std::path::PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 struct Standin {
     child: Child,
     control: SocketAddr,
@@ -229,8 +237,10 @@ impl Drop for Standin {
 
 impl Standin {
     fn start(scenario: &str) -> (Standin, Duration) {
-        let path = std::env::temp_dir().join(format!("standin-perf-{}-{}.toml", std::process::id(), rand_id()));
+        // Next to the shipped scenarios, so that their relative paths (TLS fixtures) resolve.
+        let path = std::path::Path::new("scenarios").join(format!(".perf-{}-{}.toml", std::process::id(), rand_id()));
         std::fs::write(&path, scenario).unwrap();
+        let _cleanup = Cleanup(path.clone());
         let started = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
             .args(["serve", path.to_str().unwrap(), "--control-port", "0", "--workers", &workers().to_string()])
@@ -242,7 +252,8 @@ impl Standin {
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let ready_after = started.elapsed();
         let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-        let addr = |u: &str| u.trim_start_matches("http://").parse::<SocketAddr>().unwrap();
+        let addr =
+            |u: &str| u.trim_start_matches("https://").trim_start_matches("http://").parse::<SocketAddr>().unwrap();
         let stands = ready["stands"]
             .as_array()
             .unwrap()

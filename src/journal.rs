@@ -7,13 +7,16 @@ use std::collections::VecDeque;
 
 use serde::Serialize;
 
+use crate::engine::Timestamp;
+
 /// One request as the journal records it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Entry {
     /// Sequence number on the stand, from 1.
     pub seq: u64,
-    /// Stand-clock time of the request.
-    pub time: String,
+    /// Stand-clock time of the request (RFC 3339 in JSON).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: Timestamp,
     /// HTTP method.
     pub method: String,
     /// Path, secrets masked.
@@ -44,6 +47,10 @@ pub struct Entry {
     /// Delay applied, in milliseconds.
     #[serde(skip_serializing_if = "is_zero")]
     pub delay_ms: u64,
+}
+
+fn rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339())
 }
 
 fn is_zero(v: &u64) -> bool {
@@ -95,21 +102,30 @@ impl Journal {
     }
 }
 
-/// `text` with every occurrence of each secret (and of its percent-encoded form) replaced by `***`.
+/// `text` with every occurrence of each secret (and of its percent-encoded forms) replaced by
+/// `***`. On the hot path: a secret is only searched for where it can occur, and encoded forms
+/// are only computed when the text has escapes at all.
 pub fn mask(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
+    let mut out: Option<String> = None;
     for s in secrets.iter().filter(|s| s.len() >= 3) {
-        out = out.replace(s.as_str(), "***");
-        let encoded = form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
-        if encoded != *s {
-            out = out.replace(&encoded, "***");
+        let current = out.as_deref().unwrap_or(text);
+        if current.contains(s.as_str()) {
+            out = Some(current.replace(s.as_str(), "***"));
         }
+        let current = out.as_deref().unwrap_or(text);
+        if !current.contains(['%', '+']) {
+            continue;
+        }
+        let encoded = form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let path_encoded = percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
-        if path_encoded != *s {
-            out = out.replace(&path_encoded, "***");
+        for e in [encoded, path_encoded] {
+            let current = out.as_deref().unwrap_or(text);
+            if e != *s && current.contains(e.as_str()) {
+                out = Some(current.replace(e.as_str(), "***"));
+            }
         }
     }
-    out
+    out.unwrap_or_else(|| text.to_owned())
 }
 
 /// A query string with the values of secret-looking parameters masked.
@@ -159,7 +175,7 @@ mod tests {
     fn sample() -> Entry {
         Entry {
             seq: 0,
-            time: String::new(),
+            time: Timestamp::from_millis(0),
             method: "GET".into(),
             path: "/".into(),
             query: String::new(),

@@ -288,7 +288,7 @@ fn builder(core: &Core, r: &Response) -> actix_web::HttpResponseBuilder {
         out.append_header((n, v));
     }
     if !has_date {
-        out.insert_header((actix_web::http::header::DATE, core.engine.clock().now().to_http_date()));
+        out.insert_header((actix_web::http::header::DATE, core.date_header()));
     }
     out
 }

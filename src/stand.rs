@@ -64,6 +64,8 @@ pub(crate) struct Core {
     pub engine: Engine,
     pub rules: Mutex<Rules>,
     pub journal: Mutex<Journal>,
+    /// The `Date` header value for the current stand-clock second.
+    date: Mutex<(i64, String)>,
 }
 
 impl Core {
@@ -77,7 +79,7 @@ impl Core {
         let engine = Engine::new(spec.setup.clone(), clock);
         let rules = Mutex::new(Rules::new(spec.faults.clone()));
         let journal = Mutex::new(Journal::new(spec.journal));
-        Ok(Core { spec, handler, engine, rules, journal })
+        Ok(Core { spec, handler, engine, rules, journal, date: Mutex::new((i64::MIN, String::new())) })
     }
 
     /// Answers one request: the control API under `/__standin/`; vendor paths through the fault
@@ -206,7 +208,7 @@ impl Core {
         secrets.extend(token.map(str::to_owned));
         let entry = Entry {
             seq: 0,
-            time: now.to_rfc3339(),
+            time: now,
             method: req.method.as_str().to_owned(),
             path: mask(&req.path, &secrets),
             query: mask(&mask_query(&req.query), &secrets),
@@ -224,6 +226,17 @@ impl Core {
             delay_ms: outcome.delay.as_millis() as u64,
         };
         self.journal.lock().record(entry);
+    }
+
+    /// The `Date` header for now on the stand clock (formatted once a second).
+    pub fn date_header(&self) -> String {
+        let now = self.engine.clock().now();
+        let second = now.as_millis().div_euclid(1000);
+        let mut cached = self.date.lock();
+        if cached.0 != second {
+            *cached = (second, now.to_http_date());
+        }
+        cached.1.clone()
     }
 
     /// Back to the scenario's initial state: engine, rules, journal.

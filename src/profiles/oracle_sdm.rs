@@ -147,12 +147,15 @@ impl Profile for OracleSdm {
         if options.realm.contains(['"', '\\']) || options.realm.chars().any(char::is_control) {
             return Err(format!("options.realm: `{}` cannot be quoted in a header", options.realm));
         }
-        Ok(Box::new(Stand { options }))
+        Ok(Box::new(Stand { options, server_info_cache: Default::default() }))
     }
 }
 
 struct Stand {
     options: Options,
+    /// The last serverInfo body per format, keyed by the stand-clock second it describes: the
+    /// body only changes once a second, and rendering it is most of a serverInfo request.
+    server_info_cache: parking_lot::Mutex<[Option<(i64, bytes::Bytes)>; 2]>,
 }
 
 /// Where a request is going, once the version is known to be supported.
@@ -313,6 +316,22 @@ impl Stand {
 
     fn server_info(&self, engine: &Engine, req: &Request) -> Response {
         let now = engine.clock().now();
+        let media = accepted(req);
+        let second = now.as_millis().div_euclid(1000);
+        let slot = usize::from(media == Media::Json);
+        let cached = self.server_info_cache.lock()[slot].as_ref().filter(|(s, _)| *s == second).map(|(_, b)| b.clone());
+        let body = match cached {
+            Some(body) => body,
+            None => {
+                let body = bytes::Bytes::from(self.render_server_info(now, media));
+                self.server_info_cache.lock()[slot] = Some((second, body.clone()));
+                body
+            }
+        };
+        self.vendor(Response::new(200)).header("Content-Type", media.content_type()).body(body)
+    }
+
+    fn render_server_info(&self, now: crate::engine::Timestamp, media: Media) -> String {
         let address = &self.options.server_address;
         let heartbeats: u64 = 22058;
         // Heartbeats every 10 seconds since the member came up.
@@ -331,8 +350,7 @@ impl Stand {
             ("status", self.options.server_status.clone()),
             ("upTime", sdm_time(up)),
         ];
-        let media = accepted(req);
-        let body = match media {
+        match media {
             Media::Json => {
                 let mut m = serde_json::Map::new();
                 for (k, v) in &member {
@@ -351,8 +369,7 @@ impl Stand {
                     Node::Element("clusterMembers", vec![Node::Element("clusterMember", vec![Node::Fields(fields)])]);
                 self.document("serverInfo", &[node])
             }
-        };
-        self.vendor(Response::new(200)).header("Content-Type", media.content_type()).body(body)
+        }
     }
 
     /// A JAXB-style document: the standalone declaration, then `root` with `children`.

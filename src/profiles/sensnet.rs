@@ -10,7 +10,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, xml_declaration};
 use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
@@ -300,19 +299,39 @@ impl Stand {
             body += "</loginSession>";
             return Response::with(200, "application/xml", body);
         }
-        let mut session = json!({
-            "created": created,
-            "id": s.serial,
-            "idUser": s.account.id,
-            "note": note,
-            "roleArray": roles,
-            "token": &*s.token,
-            "username": s.account.name,
-        });
-        if let (Some(v), Some(map)) = (valid_until, session.as_object_mut()) {
-            map.insert("validUntil".into(), v.into());
+        // A typed body: the keys in their documented (alphabetical) order, serialized without
+        // building a map first (this is on every login and check).
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct LoginSession<'a> {
+            created: &'a str,
+            id: u64,
+            id_user: u64,
+            note: &'a str,
+            role_array: &'a [String],
+            token: &'a str,
+            username: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            valid_until: Option<&'a str>,
         }
-        Response::json(200, &json!({ "loginSession": session }))
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Body<'a> {
+            login_session: LoginSession<'a>,
+        }
+        let body = Body {
+            login_session: LoginSession {
+                created: &created,
+                id: s.serial,
+                id_user: s.account.id,
+                note,
+                role_array: roles,
+                token: &s.token,
+                username: &s.account.name,
+                valid_until: valid_until.as_deref(),
+            },
+        };
+        Response::with(200, "application/json", serde_json::to_vec(&body).unwrap_or_default())
     }
 
     /// ISO-8601 with milliseconds in the stand's time zone: `2015-07-14T15:40:52.738+02:00`.
@@ -424,6 +443,7 @@ fn parse_offset(s: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
     use std::net::Ipv6Addr;
 
     use super::*;

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 pub use actix_web::http::Method;
 use bytes::Bytes;
 
-pub use parse::{Media, basic_credentials, cookies, form_pairs, media_type, percent_decode, wants};
+pub use parse::{Media, basic_credentials, cookie_value, cookies, form_pairs, media_type, percent_decode, wants};
 
 /// An HTTP request as a profile sees it.
 #[derive(Clone, Debug)]
@@ -76,7 +76,7 @@ impl Request {
 
     /// The value of cookie `name` from every Cookie header, parsed leniently.
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.headers_named("cookie").flat_map(cookies).find(|(n, _)| n == name).map(|(_, v)| v)
+        self.headers_named("cookie").find_map(|h| cookie_value(h, name)).map(str::to_owned)
     }
 
     /// The first query parameter called `name`, percent-decoded.

@@ -20,6 +20,20 @@ pub fn cookies(header: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
+/// The value of cookie `name` in one `Cookie` header, by the same lenient rules as [`cookies`],
+/// without allocating for the cookies it skips (this runs several times on every request).
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header.split([';', ',']).find_map(|part| {
+        let (n, value) = part.split_once('=')?;
+        let n = n.trim();
+        if n != name || n.starts_with('$') || is_attribute(n) {
+            return None;
+        }
+        let value = value.trim();
+        Some(value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value))
+    })
+}
+
 fn is_attribute(name: &str) -> bool {
     ["version", "path", "domain", "max-age", "expires", "httponly", "secure", "samesite", "comment"]
         .iter()
@@ -89,6 +103,15 @@ mod tests {
             cookies("JSESSIONIDSSO=a+b/c=;Version=1, JSESSIONID=z=.node:0;Version=1; Path=/api/space/user-management")
                 .collect();
         assert_eq!(got, vec![("JSESSIONIDSSO".into(), "a+b/c=".into()), ("JSESSIONID".into(), "z=.node:0".into())]);
+    }
+
+    #[test]
+    fn cookie_value_agrees_with_cookies() {
+        let h = "JSESSIONIDSSO=a+b/c=;Version=1, JSESSIONID=\"z=.node:0\";Version=1; Path=/x";
+        for name in ["JSESSIONIDSSO", "JSESSIONID", "Path", "missing"] {
+            let expected = cookies(h).find(|(n, _)| n == name).map(|(_, v)| v);
+            assert_eq!(cookie_value(h, name).map(str::to_owned), expected, "{name}");
+        }
     }
 
     #[test]
