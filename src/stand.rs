@@ -20,7 +20,9 @@ use crate::wire::{Outcome, Request, Response, Transport};
 /// How often the background purge looks for expired sessions (in wall time).
 const PURGE_EVERY: Duration = Duration::from_millis(500);
 /// Records removed per lock acquisition by the purge.
-const PURGE_BATCH: usize = 1024;
+const PURGE_BATCH: usize = 512;
+/// Pause between purge batches, so requests always get the lock between two batches.
+const PURGE_PAUSE: Duration = Duration::from_millis(1);
 
 /// Why a stand could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -433,8 +435,9 @@ async fn purge_forever(core: Arc<Core>) {
             if !more {
                 break;
             }
-            // Let the runtime's other tasks (the control listener, other stands' purges) run.
-            tokio::task::yield_now().await;
+            // Step aside between batches: a waiting request thread may still be spinning rather
+            // than parked, and would lose the lock to an eager purge again and again.
+            tokio::time::sleep(PURGE_PAUSE).await;
         }
         if removed > 0 {
             tracing::debug!(stand = %core.spec.id, removed, "purged expired sessions");

@@ -558,16 +558,16 @@ impl State {
         let more = due.len() == limit;
         let mut removed = 0;
         for token in due {
-            let Some(s) = self.store.get(&token) else { continue };
-            match policy::check(s, policy, now) {
-                Err(_) => {
-                    self.store.delete(&token);
-                    removed += 1;
-                }
+            // Most due records are expired: take each out with one lookup, and put back the few
+            // that were renewed since they were scheduled.
+            let Some(s) = self.store.delete(&token) else { continue };
+            match policy::check(&s, policy, now) {
+                Err(_) => removed += 1,
                 Ok(()) => {
-                    if let Some(next) = policy::expires_at(s, policy) {
-                        self.store.schedule(token, next);
+                    if let Some(next) = policy::expires_at(&s, policy) {
+                        self.store.schedule(token.clone(), next);
                     }
+                    self.store.insert(token, s);
                 }
             }
         }

@@ -3,8 +3,7 @@
 //! The store keeps records and indexes; it makes no policy decision. A shared store (Redis, for
 //! several Standin processes behind one load balancer) would implement the same trait.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,15 +79,29 @@ pub trait Store: Send {
     fn clear(&mut self);
 }
 
-/// The in-memory store: a hash map of records, a per-user index and a min-heap of due instants.
+/// The in-memory store: a hash map of records, a per-user index, and the purge queue: deadlines
+/// bucketed by second (`BTreeMap<second, Vec<token>>`), so taking due records is a sequential
+/// walk rather than a binary-heap sift per record over a million entries.
 ///
-/// The heap holds one entry per scheduled record; a renewal does not push, the engine schedules
-/// a record again when its old instant comes up and it is still valid (lazy deletion).
+/// The queue holds one entry per scheduled record; a renewal does not add one, the engine
+/// schedules a record again when its old instant comes up and it is still valid (lazy deletion).
+/// A deadline is purged at the first whole second at or after it (up to a second late); expiry
+/// itself is decided exactly, on every access.
 #[derive(Default)]
 pub struct MemoryStore {
-    sessions: HashMap<Arc<str>, Session>,
-    users: HashMap<AccountId, HashSet<Arc<str>>>,
-    due: BinaryHeap<Reverse<(Timestamp, Arc<str>)>>,
+    sessions: HashMap<Arc<str>, Session, Hasher>,
+    users: HashMap<AccountId, HashSet<Arc<str>, Hasher>, Hasher>,
+    due: BTreeMap<i64, Vec<Arc<str>>>,
+}
+
+/// Tokens are random, so a fast keyed hash (foldhash, randomly seeded per process) is enough.
+type Hasher = foldhash::fast::RandomState;
+
+/// The purge bucket of a deadline: the first whole second at or after it. A bucket is due once
+/// that second has come, so a deadline on a second boundary is purged exactly on time, and a
+/// record scheduled again (its deadline later than now) never lands in a bucket already due.
+fn bucket_of(t: Timestamp) -> i64 {
+    t.as_millis().saturating_add(999).div_euclid(1000)
 }
 
 impl Store for MemoryStore {
@@ -126,22 +139,23 @@ impl Store for MemoryStore {
     }
 
     fn schedule(&mut self, token: Arc<str>, at: Timestamp) {
-        self.due.push(Reverse((at, token)));
+        self.due.entry(bucket_of(at)).or_default().push(token);
     }
 
     fn take_due(&mut self, now: Timestamp, limit: usize) -> Vec<Arc<str>> {
         let mut out = Vec::new();
+        let last_due = now.as_millis().div_euclid(1000);
         while out.len() < limit {
-            match self.due.peek() {
-                Some(Reverse((t, _))) if *t <= now => {
-                    let Some(Reverse((_, token))) = self.due.pop() else { break };
-                    out.push(token);
-                }
-                _ => break,
+            let Some(mut bucket) = self.due.first_entry() else { break };
+            if *bucket.key() > last_due {
+                break;
             }
-        }
-        if self.due.capacity() > 1024 && self.due.len() < self.due.capacity() / 4 {
-            self.due.shrink_to(self.due.len() * 2);
+            let tokens = bucket.get_mut();
+            let take = (limit - out.len()).min(tokens.len());
+            out.extend(tokens.drain(tokens.len() - take..));
+            if tokens.is_empty() {
+                bucket.remove();
+            }
         }
         out
     }
