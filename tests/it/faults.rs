@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use standin::Stand;
 
+use crate::support::client;
+
 const LOGIN: &str = "/api/space/user-management/login";
 const STATUS: &str = "/api/space/user-management/login-status";
 const USERS: &str = "/api/space/user-management/users";
@@ -14,10 +16,6 @@ async fn stand(faults: &str) -> Stand {
     let text =
         format!("seed = 5\n[clock]\nmode = \"manual\"\n[[stands]]\nprofile = \"junos-space\"\nport = 0\n{faults}");
     Stand::builder("junos-space").scenario_str(&text).expect("scenario").start().await.expect("start")
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().unwrap()
 }
 
 /// Sends raw bytes and reads until EOF or error; returns what came and how the read ended.

@@ -5,13 +5,11 @@ use std::time::Duration;
 
 use standin::Stand;
 
+use crate::support::client;
+
 const LOGIN: &str = "/api/space/user-management/login";
 const STATUS: &str = "/api/space/user-management/login-status";
 const LOGOUT: &str = "/api/space/user-management/logout";
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().expect("client")
-}
 
 #[actix_web::test]
 async fn a_cookie_jar_client_follows_the_documented_flow_over_a_real_socket() {

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use standin::Stand;
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().unwrap()
-}
+use crate::support::client;
 
 #[actix_web::test]
 async fn storware_serves_a_fixture_list_guarded_by_the_session_cookie() {

@@ -4,13 +4,12 @@
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use rstest::rstest;
 use standin::scenario::Scenario;
 
 use crate::contract::{self, Vendor};
-use crate::support::TestStand;
+use crate::support::{TestStand, client};
 
 fn standin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_standin"));
@@ -104,10 +103,6 @@ fn next() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::SeqCst)
-}
-
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("client")
 }
 
 #[actix_web::test]

@@ -165,3 +165,8 @@ impl Reply {
         out
     }
 }
+
+/// A real HTTP client with a cookie jar (as Python's `requests.Session()` keeps one), bounded in time.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().expect("client")
+}
