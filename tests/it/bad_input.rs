@@ -11,7 +11,7 @@ use rstest::rstest;
 use standin::wire::media_type;
 use std::collections::BTreeMap;
 
-use crate::contract::{self, Vendor};
+use crate::contract;
 use crate::support::{Reply, Req, TestStand};
 
 const PROFILES: [&str; 5] = ["junos-space", "oracle-sdm", "storware", "sensnet", "infinite-blue"];
@@ -243,21 +243,11 @@ fn standin_body_limit() -> usize {
     1024 * 1024
 }
 
-fn vendor(profile: &str) -> Vendor {
-    match profile {
-        "junos-space" => contract::junos_space(),
-        "oracle-sdm" => contract::oracle_sdm(),
-        "storware" => contract::storware(),
-        "sensnet" => contract::sensnet(),
-        _ => contract::infinite_blue(),
-    }
-}
-
 /// A stand of `profile` whose scenario adds an account `keeper`, whose session the test holds
 /// throughout: a bad request must not touch it (not even Infinite Blue's one-session-per-user,
 /// since bad requests log in as the default account).
 fn stand(profile: &str) -> TestStand {
-    let v = vendor(profile);
+    let v = contract::vendor(profile);
     let tenant = if profile == "infinite-blue" { "tenant = \"5857\"\n" } else { "" };
     TestStand::with_scenario(
         profile,
@@ -288,7 +278,7 @@ fn sessions(s: &TestStand) -> Vec<(String, u64, String, String)> {
 /// invariants every bad input must keep; returns the reply.
 async fn probe(profile: &str, req: Req) -> Reply {
     let s = stand(profile);
-    let v = vendor(profile);
+    let v = contract::vendor(profile);
     let login = s.call((v.login)("keeper", "keeper-pw")).await;
     assert_eq!(login.status, v.login_ok, "keeper logs in: {}", login.body);
     let before = sessions(&s);

@@ -164,6 +164,18 @@ pub fn storware() -> Vendor {
     }
 }
 
+/// The contract entry of a profile, by id.
+pub fn vendor(profile: &str) -> Vendor {
+    match profile {
+        "junos-space" => junos_space(),
+        "oracle-sdm" => oracle_sdm(),
+        "storware" => storware(),
+        "sensnet" => sensnet(),
+        "infinite-blue" => infinite_blue(),
+        other => panic!("no contract entry for profile `{other}`"),
+    }
+}
+
 #[template]
 #[rstest]
 #[case::junos_space(junos_space())]

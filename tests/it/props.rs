@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
-use crate::contract::{self, Vendor};
+use crate::contract;
 use crate::support::{Req, TestStand};
 
 /// Each profile's paths, the control API's, and some outside every profile.
@@ -184,21 +184,11 @@ fn request() -> impl Strategy<Value = Req> {
         })
 }
 
-fn vendor(profile: &str) -> Vendor {
-    match profile {
-        "junos-space" => contract::junos_space(),
-        "oracle-sdm" => contract::oracle_sdm(),
-        "storware" => contract::storware(),
-        "sensnet" => contract::sensnet(),
-        _ => contract::infinite_blue(),
-    }
-}
-
 /// Runs `cases` arbitrary requests against one stand of `profile`.
 fn arbitrary_requests(profile: &'static str, cases: u32) {
     let system = actix_web::rt::System::new();
     let stand = TestStand::new(profile);
-    let v = vendor(profile);
+    let v = contract::vendor(profile);
     let held = system.block_on(stand.call((v.login)(v.user, v.password)));
     assert_eq!(held.status, v.login_ok);
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });

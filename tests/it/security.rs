@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use rstest::rstest;
 use standin::scenario::Scenario;
 
-use crate::contract::{self, Vendor};
+use crate::contract;
 use crate::support::{TestStand, client};
 
 fn standin() -> Command {
@@ -252,16 +252,6 @@ fn random_part(profile: &str, token: &str) -> Vec<u8> {
     }
 }
 
-fn vendor(profile: &str) -> Vendor {
-    match profile {
-        "junos-space" => contract::junos_space(),
-        "oracle-sdm" => contract::oracle_sdm(),
-        "storware" => contract::storware(),
-        "sensnet" => contract::sensnet(),
-        _ => contract::infinite_blue(),
-    }
-}
-
 fn unseeded(profile: &str) -> TestStand {
     let text = format!("[[stands]]\nprofile = \"{profile}\"\nport = 0\n");
     let scenario = Scenario::parse(&text, "unseeded.toml").expect("scenario");
@@ -278,7 +268,7 @@ fn unseeded(profile: &str) -> TestStand {
 #[case::infinite_blue("infinite-blue", 128)]
 #[actix_web::test]
 async fn unseeded_tokens_have_at_least_122_random_bits(#[case] profile: &str, #[case] bits: usize) {
-    let v = vendor(profile);
+    let v = contract::vendor(profile);
     let newest = |s: &TestStand| s.engine().sessions().into_iter().max_by_key(|x| x.serial).expect("a session");
     let stand = unseeded(profile);
     let mut tokens = Vec::new();
@@ -306,7 +296,7 @@ async fn unseeded_tokens_have_at_least_122_random_bits(#[case] profile: &str, #[
 #[case::infinite_blue("infinite-blue", 0)]
 #[actix_web::test]
 async fn session_cookies_are_http_only(#[case] profile: &str, #[case] cookies: usize) {
-    let v = vendor(profile);
+    let v = contract::vendor(profile);
     let r = TestStand::new(profile).call((v.login)(v.user, v.password)).await;
     let set: Vec<&String> = r.headers.iter().filter(|(n, _)| n == "set-cookie").map(|(_, v)| v).collect();
     assert_eq!(set.len(), cookies, "{set:?}");
