@@ -1,8 +1,9 @@
 //! The `standin` binary: ready line, exit codes, graceful shutdown.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
+
+use crate::support::Served;
 
 fn standin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_standin"))
@@ -30,15 +31,8 @@ fn rand_suffix() -> u64 {
 async fn serve_prints_one_ready_line_then_serves_then_stops_on_sigterm() {
     let dir = tempdir();
     let sc = write_scenario(&dir, "s.toml", "[[stands]]\nprofile = \"junos-space\"\nport = 0\n");
-    let mut child = standin()
-        .args(["serve", sc.to_str().unwrap(), "--control-port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
+    let served = Served::start(&[sc.to_str().unwrap(), "--control-port", "0"]);
+    let ready = served.ready.clone();
     assert_eq!(ready["event"], "ready");
     let url = ready["stands"][0]["url"].as_str().unwrap().to_owned();
     assert_eq!(ready["stands"][0]["profile"], "junos-space");
@@ -60,6 +54,7 @@ async fn serve_prints_one_ready_line_then_serves_then_stops_on_sigterm() {
         .unwrap();
     assert_eq!(stands[0]["url"], url.as_str());
 
+    let mut child = served.into_child();
     unsafe_sigterm(child.id());
     let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
     assert!(status.success(), "{status:?}");
@@ -122,21 +117,15 @@ fn an_https_stand_with_a_start_up_certificate_reports_its_ca_in_the_ready_line()
         "s.toml",
         "[[stands]]\nprofile = \"junos-space\"\nport = 0\n[stands.tls]\ngenerate = true\nca_file = \"ca.pem\"\n",
     );
-    let mut child = standin()
-        .args(["serve", sc.to_str().unwrap(), "--control-port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line is JSON");
+    let served = Served::start(&[sc.to_str().unwrap(), "--control-port", "0"]);
+    let (ready, line) = (served.ready.clone(), served.line.clone());
     let stand = &ready["stands"][0];
     assert!(stand["url"].as_str().unwrap().starts_with("https://127.0.0.1:"), "{line}");
     let ca = std::path::PathBuf::from(stand["ca"].as_str().expect("ca in the ready line"));
     assert_eq!(ca, std::fs::canonicalize(dir.join("ca.pem")).unwrap());
     let pem = std::fs::read_to_string(&ca).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let mut child = served.into_child();
     unsafe_sigterm(child.id());
     assert!(child.wait().unwrap().success());
     assert!(ca.exists(), "a CA file the scenario named stays after the stand stops");

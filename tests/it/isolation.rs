@@ -1,18 +1,9 @@
 //! Isolated stands through the control listener of the real binary: 200 created and deleted leave
 //! no thread, file descriptor (port) or memory behind.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::support::Served;
 
 fn proc_count(pid: u32, dir: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/{dir}")).map(|d| d.count()).unwrap_or(0)
@@ -45,17 +36,9 @@ async fn two_hundred_stands_created_and_deleted_leave_nothing_behind() {
     std::fs::create_dir_all(&dir).unwrap();
     let empty = dir.join("empty.toml");
     std::fs::write(&empty, "# no stands: only the control listener\n").unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_standin"))
-        .args(["serve", empty.to_str().unwrap(), "--control-port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let server = Server(child);
-    let pid = server.0.id();
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let server = Served::start(&[empty.to_str().unwrap(), "--control-port", "0"]);
+    let pid = server.pid();
+    let ready = &server.ready;
     let control = ready["control"].as_str().unwrap().to_owned();
     let c = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let scenario = "[[stands]]\nid = \"isolation-probe\"\nprofile = \"junos-space\"\n";

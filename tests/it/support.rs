@@ -170,3 +170,51 @@ impl Reply {
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().expect("client")
 }
+
+/// A `standin serve …` child process, its ready line read; killed when dropped (a failing test
+/// leaves no process behind).
+pub struct Served {
+    child: Option<std::process::Child>,
+    /// The ready line, parsed.
+    pub ready: serde_json::Value,
+    /// The ready line as printed.
+    pub line: String,
+}
+
+impl Served {
+    /// Runs `standin serve` with `args` and waits for its ready line.
+    pub fn start(args: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_standin"))
+            .arg("serve")
+            .args(args)
+            .env_remove("STANDIN_CONTROL_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("standin starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("a ready line");
+        let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("the ready line is JSON ({e}): {line:?}"));
+        Served { child: Some(child), ready, line }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, std::process::Child::id)
+    }
+
+    /// The child, for a test that stops it itself.
+    pub fn into_child(mut self) -> std::process::Child {
+        self.child.take().expect("running")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
