@@ -3,7 +3,8 @@
 //! Runs the release `standin` binary and, in this process, a bare actix-web reference that answers
 //! each benchmarked request with the exact bytes Standin sent for it, with no session logic: the
 //! physical-limit reference. Prints a markdown table. `PERF_SECS` sets the seconds per load run
-//! (default 4), `PERF_WORKERS` the worker threads of both servers (default 1).
+//! (default 4), `PERF_WORKERS` the worker threads of both servers (default 1), and `PERF_ONLY`
+//! (comma-separated profile ids) runs just the throughput table for those profiles.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -16,6 +17,11 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 fn secs() -> u64 {
     std::env::var("PERF_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4)
+}
+
+/// The profiles named by `PERF_ONLY`; `None`: the whole report.
+fn only() -> Option<Vec<String>> {
+    std::env::var("PERF_ONLY").ok().map(|s| s.split(',').map(|p| p.trim().to_owned()).collect())
 }
 
 fn workers() -> usize {
@@ -378,6 +384,28 @@ path = "/rest/api/selectQuery"
 body = '[["1","Acme"]]'
 "#;
 
+/// The longest of `n` engine logins of one user (seconds) and how many took over 0.5 ms.
+fn engine_stalls(n: usize) -> (f64, usize) {
+    use standin::engine::{Account, Clock, Engine, Login, Minted, Policy, Setup, Timestamp, token};
+    let setup = Setup {
+        stand_id: "stalls".into(),
+        accounts: vec![Account { name: "u".into(), password: "p".into(), ..Default::default() }],
+        policy: Policy { idle_timeout: Some(Duration::from_secs(86_400)), ..Default::default() },
+        seed: Some(1),
+        clock_start: None,
+    };
+    let engine = Engine::new(setup, Clock::manual(Timestamp::from_millis(0)));
+    let (mut worst, mut slow) = (Duration::ZERO, 0);
+    for _ in 0..n {
+        let started = Instant::now();
+        engine.login(Login::password("u", "p"), |rng| Minted::token(token::base64_std(rng, 18))).unwrap();
+        let took = started.elapsed();
+        worst = worst.max(took);
+        slow += usize::from(took > Duration::from_micros(500));
+    }
+    (worst.as_secs_f64(), slow)
+}
+
 fn pct(values: &mut [f64], p: f64) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[((values.len() as f64 - 1.0) * p).round() as usize]
@@ -404,6 +432,9 @@ fn main() {
     line("| profile | request | standin req/s | bare req/s | ratio | target | p99 standin (1 conn) | p99 bare | p99 ratio (≤1.5) |".into());
     line("|---|---|---|---|---|---|---|---|---|".into());
     for flow in flows() {
+        if only().is_some_and(|o| !o.iter().any(|p| p == flow.profile)) {
+            continue;
+        }
         let addr = standin.stands[flow.profile];
         let login_answer = send(addr, &flow.login);
         assert!((200..300).contains(&login_answer.status), "{}: login {}", flow.profile, login_answer.status);
@@ -438,6 +469,9 @@ fn main() {
             ));
         }
         drop(bare_handle.stop(false));
+    }
+    if only().is_some() {
+        return;
     }
     let idle_rss = {
         let (idle, _) = Standin::start(
@@ -519,6 +553,15 @@ fn main() {
     ));
     line(format!("| records left after the purge | {left} | | | |"));
     drop(big);
+    line(String::new());
+
+    // 4b. The longest single login while one user's sessions grow to 1 M, in process (a request
+    // waits at most this long for the engine's lock because of the store's own growth).
+    let (worst, slow) = engine_stalls(1_000_000);
+    line("| 1M logins of one user, in process | value |".into());
+    line("|---|---|".into());
+    line(format!("| longest single login | {:.2} ms (≤10 {}) |", worst * 1000.0, verdict(worst <= 0.010)));
+    line(format!("| logins over 0.5 ms | {slow} |"));
     line(String::new());
 
     // 5. Start-up.

@@ -526,15 +526,14 @@ impl State {
     /// The stored key and record if `token` names a session valid at `now`; an expired one is
     /// removed on the way.
     fn valid(&mut self, token: &str, policy: &Policy, now: Timestamp) -> Result<(Arc<str>, Session), Invalid> {
-        let Some(session) = self.store.get(token) else {
+        let Some((key, session)) = self.store.get_key_value(token) else {
             return Err(Invalid::Unknown);
         };
         if let Err(why) = policy::check(session, policy, now) {
             self.store.delete(token);
             return Err(Invalid::Expired(why));
         }
-        let session = session.clone();
-        Ok((self.store.key(token).unwrap_or_else(|| Arc::from(token)), session))
+        Ok((key.clone(), session.clone()))
     }
 
     fn live_of(&self, account: AccountId, policy: &Policy, now: Timestamp) -> usize {

@@ -3,9 +3,12 @@
 //! The store keeps records and indexes; it makes no policy decision. A shared store (Redis, for
 //! several Standin processes behind one load balancer) would implement the same trait.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::Duration;
+
+use hashbrown::HashTable;
 
 use super::{AccountId, Timestamp};
 
@@ -24,6 +27,8 @@ pub struct Session {
     idle_ms: u64,
     /// Profile-owned data (SensNet's note, Junos Space's JSESSIONID).
     pub note: Option<Box<str>>,
+    /// Where the store keeps this record in its account's index (fills padding: no extra bytes).
+    slot: u32,
 }
 
 impl Session {
@@ -36,7 +41,7 @@ impl Session {
         note: Option<Box<str>>,
     ) -> Self {
         let idle_ms = idle.map_or(u64::MAX, |d| d.as_millis().min(u64::MAX as u128 - 1) as u64);
-        Session { account, serial, created, last_used: created, idle_ms, note }
+        Session { account, serial, created, last_used: created, idle_ms, note, slot: 0 }
     }
 
     /// The idle timeout fixed for this session at login.
@@ -50,8 +55,8 @@ impl Session {
 pub trait Store: Send {
     /// The record for `token`.
     fn get(&self, token: &str) -> Option<&Session>;
-    /// The stored (shared) key for `token`.
-    fn key(&self, token: &str) -> Option<Arc<str>>;
+    /// The stored (shared) key for `token`, with its record.
+    fn get_key_value(&self, token: &str) -> Option<(&Arc<str>, &Session)>;
     /// Stores a new record.
     fn insert(&mut self, token: Arc<str>, session: Session);
     /// Records a use of `token` at `last_used`; `false` if there is no such record.
@@ -79,9 +84,14 @@ pub trait Store: Send {
     fn clear(&mut self);
 }
 
-/// The in-memory store: a hash map of records, a per-user index, and the purge queue: deadlines
-/// bucketed by second (`BTreeMap<second, Vec<token>>`), so taking due records is a sequential
-/// walk rather than a binary-heap sift per record over a million entries.
+/// The in-memory store: the records in a sharded hash table, a per-account index, and the purge
+/// queue: deadlines bucketed by second, so taking due records is a sequential walk rather than a
+/// binary-heap sift per record over a million entries.
+///
+/// Nothing in it ever grows in one step proportional to the number of records: a hash table
+/// doubles by rehashing every entry under the stand's lock (263 ms at 900 k records in one
+/// table, at most 1 ms over 256 tables here), so records are spread over [`SHARDS`] tables that each grow on their own, and the
+/// per-account index and the purge buckets are [`Bag`]s of fixed-size chunks.
 ///
 /// The queue holds one entry per scheduled record; a renewal does not add one, the engine
 /// schedules a record again when its old instant comes up and it is still valid (lazy deletion).
@@ -89,13 +99,19 @@ pub trait Store: Send {
 /// itself is decided exactly, on every access.
 #[derive(Default)]
 pub struct MemoryStore {
-    sessions: HashMap<Arc<str>, Session, Hasher>,
-    users: HashMap<AccountId, HashSet<Arc<str>, Hasher>, Hasher>,
-    due: BTreeMap<i64, Vec<Arc<str>>>,
+    records: Records,
+    /// Tokens by account index; a record's `slot` is its place in its account's bag.
+    users: Vec<Bag>,
+    due: BTreeMap<i64, Bag>,
 }
 
 /// Tokens are random, so a fast keyed hash (foldhash, randomly seeded per process) is enough.
 type Hasher = foldhash::fast::RandomState;
+
+/// How many hash tables the records are spread over (a power of two).
+const SHARDS: usize = 256;
+/// Tokens per chunk of a [`Bag`].
+const CHUNK: usize = 1024;
 
 /// The purge bucket of a deadline: the first whole second at or after it. A bucket is due once
 /// that second has come, so a deadline on a second boundary is purged exactly on time, and a
@@ -104,26 +120,130 @@ fn bucket_of(t: Timestamp) -> i64 {
     t.as_millis().saturating_add(999).div_euclid(1000)
 }
 
+/// Records by token, over [`SHARDS`] hash tables chosen by bits of the token's hash that the
+/// tables themselves do not use (hashbrown takes the low bits for the bucket and the top seven
+/// for its tags).
+#[derive(Default)]
+struct Records {
+    /// Empty until the first insert, so that an idle stand costs nothing.
+    shards: Vec<HashTable<(Arc<str>, Session)>>,
+    hasher: Hasher,
+    len: usize,
+}
+
+impl Records {
+    fn locate(&self, token: &str) -> (u64, usize) {
+        let hash = self.hasher.hash_one(token);
+        (hash, (hash >> 40) as usize & (SHARDS - 1))
+    }
+
+    fn get(&self, token: &str) -> Option<&(Arc<str>, Session)> {
+        let (hash, shard) = self.locate(token);
+        self.shards.get(shard)?.find(hash, |(k, _)| **k == *token)
+    }
+
+    fn get_mut(&mut self, token: &str) -> Option<&mut Session> {
+        let (hash, shard) = self.locate(token);
+        self.shards.get_mut(shard)?.find_mut(hash, |(k, _)| **k == *token).map(|(_, s)| s)
+    }
+
+    /// Inserts a record whose token is not stored yet.
+    fn insert_new(&mut self, token: Arc<str>, session: Session) {
+        if self.shards.is_empty() {
+            self.shards = (0..SHARDS).map(|_| HashTable::new()).collect();
+        }
+        let (hash, shard) = self.locate(&token);
+        let hasher = &self.hasher;
+        self.shards[shard].insert_unique(hash, (token, session), |(k, _)| hasher.hash_one(&**k));
+        self.len += 1;
+    }
+
+    fn remove(&mut self, token: &str) -> Option<(Arc<str>, Session)> {
+        let (hash, shard) = self.locate(token);
+        let entry = self.shards.get_mut(shard)?.find_entry(hash, |(k, _)| **k == *token).ok()?;
+        self.len -= 1;
+        Some(entry.remove().0)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.shards.iter().flat_map(|t| t.iter().map(|(k, _)| k))
+    }
+}
+
+/// A list of tokens in chunks of [`CHUNK`]: pushing never moves more than one chunk, and a
+/// removal swaps the last token into the hole, so every token keeps a stable index (its slot)
+/// until it is moved, and the caller is told which one moved.
+#[derive(Default)]
+struct Bag {
+    /// Every chunk but the last is full.
+    chunks: Vec<Vec<Arc<str>>>,
+    len: usize,
+}
+
+impl Bag {
+    /// Adds a token; returns its slot.
+    fn push(&mut self, token: Arc<str>) -> u32 {
+        match self.chunks.last_mut() {
+            Some(last) if last.len() < CHUNK => last.push(token),
+            _ => self.chunks.push(vec![token]),
+        }
+        self.len += 1;
+        (self.len - 1) as u32
+    }
+
+    /// Takes the last token.
+    fn pop(&mut self) -> Option<Arc<str>> {
+        let last = self.chunks.last_mut()?;
+        let token = last.pop()?;
+        if last.is_empty() && self.chunks.len() > 1 {
+            self.chunks.pop();
+        }
+        self.len -= 1;
+        Some(token)
+    }
+
+    /// Removes the token at `slot` by moving the last one into it; returns the moved token
+    /// (now at `slot`), if another token moved.
+    fn swap_remove(&mut self, slot: u32) -> Option<Arc<str>> {
+        let slot = slot as usize;
+        if slot >= self.len {
+            return None;
+        }
+        let last = self.pop()?;
+        if slot == self.len {
+            return None;
+        }
+        let place = &mut self.chunks[slot / CHUNK][slot % CHUNK];
+        *place = last.clone();
+        Some(last)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Arc<str>> {
+        self.chunks.iter().flatten()
+    }
+}
+
 impl Store for MemoryStore {
     fn get(&self, token: &str) -> Option<&Session> {
-        self.sessions.get(token)
+        self.records.get(token).map(|(_, s)| s)
     }
 
-    fn key(&self, token: &str) -> Option<Arc<str>> {
-        self.sessions.get_key_value(token).map(|(k, _)| k.clone())
+    fn get_key_value(&self, token: &str) -> Option<(&Arc<str>, &Session)> {
+        self.records.get(token).map(|(k, s)| (k, s))
     }
 
-    fn insert(&mut self, token: Arc<str>, session: Session) {
-        self.users.entry(session.account).or_default().insert(token.clone());
-        if let Some(old) = self.sessions.insert(token.clone(), session)
-            && self.sessions.get(&token).is_some_and(|s| s.account != old.account)
-        {
-            self.unindex(old.account, &token);
+    fn insert(&mut self, token: Arc<str>, mut session: Session) {
+        self.delete(&token);
+        let account = session.account.0 as usize;
+        if self.users.len() <= account {
+            self.users.resize_with(account + 1, Bag::default);
         }
+        session.slot = self.users[account].push(token.clone());
+        self.records.insert_new(token, session);
     }
 
     fn touch(&mut self, token: &str, last_used: Timestamp) -> bool {
-        match self.sessions.get_mut(token) {
+        match self.records.get_mut(token) {
             Some(s) => {
                 s.last_used = last_used;
                 true
@@ -133,8 +253,13 @@ impl Store for MemoryStore {
     }
 
     fn delete(&mut self, token: &str) -> Option<Session> {
-        let (key, s) = self.sessions.remove_entry(token)?;
-        self.unindex(s.account, &key);
+        let (_, s) = self.records.remove(token)?;
+        let moved = self.users.get_mut(s.account.0 as usize).and_then(|bag| bag.swap_remove(s.slot));
+        if let Some(moved) = moved
+            && let Some(m) = self.records.get_mut(&moved)
+        {
+            m.slot = s.slot;
+        }
         Some(s)
     }
 
@@ -151,9 +276,12 @@ impl Store for MemoryStore {
                 break;
             }
             let tokens = bucket.get_mut();
-            let take = (limit - out.len()).min(tokens.len());
-            out.extend(tokens.drain(tokens.len() - take..));
-            if tokens.is_empty() {
+            while out.len() < limit
+                && let Some(t) = tokens.pop()
+            {
+                out.push(t);
+            }
+            if tokens.len == 0 {
                 bucket.remove();
             }
         }
@@ -161,19 +289,19 @@ impl Store for MemoryStore {
     }
 
     fn tokens_of(&self, account: AccountId) -> Vec<Arc<str>> {
-        self.users.get(&account).map(|s| s.iter().cloned().collect()).unwrap_or_default()
+        self.users.get(account.0 as usize).map(|bag| bag.iter().cloned().collect()).unwrap_or_default()
     }
 
     fn count_of(&self, account: AccountId) -> usize {
-        self.users.get(&account).map_or(0, HashSet::len)
+        self.users.get(account.0 as usize).map_or(0, |bag| bag.len)
     }
 
     fn len(&self) -> usize {
-        self.sessions.len()
+        self.records.len
     }
 
     fn tokens(&self) -> Vec<Arc<str>> {
-        self.sessions.keys().cloned().collect()
+        self.records.keys().cloned().collect()
     }
 
     fn clear(&mut self) {
@@ -181,13 +309,64 @@ impl Store for MemoryStore {
     }
 }
 
-impl MemoryStore {
-    fn unindex(&mut self, account: AccountId, token: &str) {
-        if let Some(set) = self.users.get_mut(&account) {
-            set.remove(token);
-            if set.is_empty() {
-                self.users.remove(&account);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(account: u32, serial: u64) -> Session {
+        Session::new(AccountId(account), serial, Timestamp::from_millis(0), None, None)
+    }
+
+    #[test]
+    fn the_account_index_follows_inserts_and_deletes_across_chunks() {
+        let mut store = MemoryStore::default();
+        let n = CHUNK * 2 + 7;
+        let tokens: Vec<Arc<str>> = (0..n).map(|i| Arc::from(format!("t{i}"))).collect();
+        for (i, t) in tokens.iter().enumerate() {
+            store.insert(t.clone(), session((i % 2) as u32, i as u64));
+        }
+        assert_eq!(store.len(), n);
+        assert_eq!(store.count_of(AccountId(0)) + store.count_of(AccountId(1)), n);
+        // Delete every third token, from both ends of the bags, then check the index exactly.
+        for t in tokens.iter().step_by(3) {
+            assert!(store.delete(t).is_some());
+            assert!(store.delete(t).is_none());
+        }
+        for account in [0u32, 1] {
+            let mut have: Vec<Arc<str>> = store.tokens_of(AccountId(account));
+            let mut want: Vec<Arc<str>> = tokens
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % 2 == account as usize && i % 3 != 0)
+                .map(|(_, t)| t.clone())
+                .collect();
+            have.sort();
+            want.sort();
+            assert_eq!(have, want);
+            assert_eq!(store.count_of(AccountId(account)), want.len());
+            for (slot, t) in store.users[account as usize].iter().enumerate() {
+                assert_eq!(store.get(t).map(|s| s.slot as usize), Some(slot), "slot of {t}");
             }
         }
+        // Re-inserting a stored token under another account moves it between indexes.
+        store.insert(tokens[1].clone(), session(0, 99));
+        assert!(store.tokens_of(AccountId(0)).contains(&tokens[1]));
+        assert!(!store.tokens_of(AccountId(1)).contains(&tokens[1]));
+        assert_eq!(store.len(), n - n.div_ceil(3));
+    }
+
+    #[test]
+    fn due_tokens_come_out_once_and_in_limits() {
+        let mut store = MemoryStore::default();
+        for i in 0..(CHUNK * 3) {
+            store.schedule(Arc::from(format!("t{i}")), Timestamp::from_millis(1_000 * (i % 3) as i64));
+        }
+        assert!(store.take_due(Timestamp::from_millis(-1), usize::MAX).is_empty());
+        let first = store.take_due(Timestamp::from_millis(1_000), 1_500);
+        assert_eq!(first.len(), 1_500);
+        let rest = store.take_due(Timestamp::from_millis(1_000), usize::MAX);
+        assert_eq!(first.len() + rest.len(), CHUNK * 2);
+        assert_eq!(store.take_due(Timestamp::from_millis(2_000), usize::MAX).len(), CHUNK);
+        assert!(store.due.is_empty());
     }
 }
