@@ -202,10 +202,10 @@ fn with_socket(fd: RawFd, f: impl FnOnce(SockRef<'_>) -> std::io::Result<()>) {
 }
 
 fn stream(core: &Core, r: Response, len: u64, steps: Vec<Step>) -> HttpResponse {
-    let mut out = builder(core, &r);
-    let mut response = out.body(SizedStream::new(len, Scripted { steps: steps.into(), sleep: None }));
-    response.head_mut().set_camel_case_headers(true);
-    response
+    let body = SizedStream::new(len, Scripted { steps: steps.into(), sleep: None });
+    let mut response = HttpResponse::with_body(status_of(&r), body);
+    fill(core, &mut response, r.headers);
+    response.map_into_boxed_body()
 }
 
 /// A body that plays a script: data, waits, a flush point, a failure that drops the connection.
@@ -264,38 +264,42 @@ fn to_request(req: &HttpRequest, body: Bytes) -> Request {
         method: req.method().clone(),
         path: merge_slashes(req.path()),
         query: req.query_string().to_owned(),
-        headers: req
-            .headers()
-            .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), Bytes::copy_from_slice(v.as_bytes())))
-            .collect(),
+        headers: req.headers().iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
         body,
         peer: req.peer_addr().map(|a| a.ip()),
         client_cert: req.conn_data::<ClientCert>().map(|c| c.0.clone()),
     }
 }
 
-fn builder(core: &Core, r: &Response) -> actix_web::HttpResponseBuilder {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut out = HttpResponse::build(status);
+/// The status and headers of `r` on `response`, moved over without copying the values; `Date`
+/// from the stand clock unless the profile set one.
+fn fill(core: &Core, response: &mut HttpResponse<impl actix_web::body::MessageBody>, headers: Headers) {
+    let map = response.headers_mut();
     let mut has_date = false;
-    for (name, value) in &r.headers {
-        let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) else {
+    for (name, value) in headers {
+        let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::try_from(value)) else {
             tracing::warn!(stand = %core.spec.id, header = %name, "dropped a header that is not valid HTTP");
             continue;
         };
         has_date |= n == actix_web::http::header::DATE;
-        out.append_header((n, v));
+        map.append(n, v);
     }
     if !has_date {
-        out.insert_header((actix_web::http::header::DATE, core.date_header()));
+        map.insert(actix_web::http::header::DATE, core.date_header());
     }
-    out
+    // Servlet containers send `Set-Cookie`, not `set-cookie`; some snapshot users compare bytes.
+    response.head_mut().set_camel_case_headers(true);
+}
+
+type Headers = Vec<(std::borrow::Cow<'static, str>, String)>;
+
+fn status_of(r: &Response) -> StatusCode {
+    StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
 fn to_actix(core: &Core, r: Response) -> HttpResponse {
-    let mut response = builder(core, &r).body(r.body);
-    // Servlet containers send `Set-Cookie`, not `set-cookie`; some snapshot users compare bytes.
-    response.head_mut().set_camel_case_headers(true);
-    response
+    let status = status_of(&r);
+    let mut response = HttpResponse::with_body(status, r.body);
+    fill(core, &mut response, r.headers);
+    response.map_into_boxed_body()
 }

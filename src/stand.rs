@@ -5,6 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_web::http::header::HeaderValue;
 use parking_lot::Mutex;
 
 use crate::control;
@@ -67,7 +68,7 @@ pub(crate) struct Core {
     pub rules: Mutex<Rules>,
     pub journal: Mutex<Journal>,
     /// The `Date` header value for the current stand-clock second.
-    date: Mutex<(i64, String)>,
+    date: Mutex<(i64, HeaderValue)>,
 }
 
 impl Core {
@@ -81,7 +82,7 @@ impl Core {
         let engine = Engine::new(spec.setup.clone(), clock);
         let rules = Mutex::new(Rules::new(spec.faults.clone()));
         let journal = Mutex::new(Journal::new(spec.journal));
-        Ok(Core { spec, handler, engine, rules, journal, date: Mutex::new((i64::MIN, String::new())) })
+        Ok(Core { spec, handler, engine, rules, journal, date: Mutex::new((i64::MIN, HeaderValue::from_static(""))) })
     }
 
     /// Answers one request: the control API under `/__standin/`; vendor paths through the fault
@@ -231,12 +232,13 @@ impl Core {
     }
 
     /// The `Date` header for now on the stand clock (formatted once a second).
-    pub fn date_header(&self) -> String {
+    pub fn date_header(&self) -> HeaderValue {
         let now = self.engine.clock().now();
         let second = now.as_millis().div_euclid(1000);
         let mut cached = self.date.lock();
         if cached.0 != second {
-            *cached = (second, now.to_http_date());
+            let value = HeaderValue::try_from(now.to_http_date()).expect("an HTTP date is a valid header value");
+            *cached = (second, value);
         }
         cached.1.clone()
     }

@@ -331,6 +331,28 @@ impl Engine {
         self.access(token, true)
     }
 
+    /// Validates a token and, if `accept` approves the session's profile note, records the use
+    /// as [`Engine::authenticate`] does; `Ok(false)`: valid, but refused by `accept` (no use
+    /// recorded). One lock, no [`SessionView`] built: for checks that only need a yes or no.
+    pub fn authenticate_if(&self, token: &str, accept: impl FnOnce(Option<&str>) -> bool) -> Result<bool, Invalid> {
+        let now = self.clock.now();
+        let policy = &self.setup.policy;
+        let mut state = self.state.lock();
+        let Some(session) = state.store.get(token) else {
+            return Err(Invalid::Unknown);
+        };
+        if let Err(why) = policy::check(session, policy, now) {
+            state.store.delete(token);
+            return Err(Invalid::Expired(why));
+        }
+        if !accept(session.note.as_deref()) {
+            return Ok(false);
+        }
+        let last_used = policy::used_at(session, policy, now);
+        state.store.touch(token, last_used);
+        Ok(true)
+    }
+
     /// The state of a token, changing nothing: `None` if unknown, else valid or why not.
     pub fn status(&self, token: &str) -> Option<Result<(), Expiry>> {
         let now = self.clock.now();
@@ -445,7 +467,7 @@ impl Engine {
         let mut state = self.state.lock();
         let (key, mut session) = state.valid(token, policy, now)?;
         if touch {
-            session = policy::touched(&session, policy, now);
+            session.last_used = policy::used_at(&session, policy, now);
             state.store.touch(token, session.last_used);
         }
         Ok(self.view(&state, key, &session))

@@ -80,10 +80,13 @@ pub fn check(s: &Session, p: &Policy, now: Timestamp) -> Result<(), Expiry> {
 /// The session after a successful use at `now`.
 pub fn touched(s: &Session, p: &Policy, now: Timestamp) -> Session {
     let mut t = s.clone();
-    if p.renew_on_use && now > t.last_used {
-        t.last_used = now;
-    }
+    t.last_used = used_at(s, p, now);
     t
+}
+
+/// The session's `last_used` after a successful use at `now` (what [`touched`] sets).
+pub fn used_at(s: &Session, p: &Policy, now: Timestamp) -> Timestamp {
+    if p.renew_on_use && now > s.last_used { now } else { s.last_used }
 }
 
 #[cfg(test)]

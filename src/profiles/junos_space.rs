@@ -302,8 +302,12 @@ fn pair(engine: &Engine, req: &Request) -> Pair {
 }
 
 fn login_status(engine: &Engine, req: &Request) -> Response {
-    match pair(engine, req) {
-        Pair::Valid(sso) if engine.authenticate(&sso).is_ok() => Response::text(200, "User is logged in"),
+    let (Some(sso), Some(jsessionid)) = (req.cookie("JSESSIONIDSSO"), req.cookie("JSESSIONID")) else {
+        return not_logged_in();
+    };
+    // The pair must match; only then is the use recorded (one engine call, as `pair` + use).
+    match engine.authenticate_if(&sso, |note| note == Some(jsessionid.as_str())) {
+        Ok(true) => Response::text(200, "User is logged in"),
         _ => not_logged_in(),
     }
 }

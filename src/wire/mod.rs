@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 
 pub use actix_web::http::Method;
+pub use actix_web::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 
 pub use parse::{Media, basic_credentials, cookie_value, cookies, form_pairs, media_type, percent_decode, wants};
@@ -22,8 +23,8 @@ pub struct Request {
     pub path: String,
     /// Raw query string, without `?`.
     pub query: String,
-    /// Headers in arrival order; names lowercase.
-    pub headers: Vec<(String, Bytes)>,
+    /// Headers in arrival order (shared with the connection's read buffer, not copied).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
     /// The whole body.
     pub body: Bytes,
     /// The client's address.
@@ -48,8 +49,14 @@ impl Request {
     }
 
     /// The same request with one more header.
+    ///
+    /// # Panics
+    ///
+    /// If `name` is not a header name or `value` has control characters (a test's mistake).
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), Bytes::copy_from_slice(value.as_bytes())));
+        let n = HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|_| panic!("`{name}` is not a header name"));
+        let v = HeaderValue::from_str(value).unwrap_or_else(|_| panic!("`{value}` is not a header value"));
+        self.headers.push((n, v));
         self
     }
 
@@ -61,7 +68,7 @@ impl Request {
 
     /// The first header called `name` (lowercase), as bytes.
     pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_ref())
+        self.headers.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v.as_bytes())
     }
 
     /// The first header called `name` (lowercase), if it is UTF-8.
@@ -71,7 +78,10 @@ impl Request {
 
     /// Every header called `name` (lowercase) that is UTF-8.
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers.iter().filter(move |(n, _)| n == name).filter_map(|(_, v)| std::str::from_utf8(v).ok())
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.as_str() == name)
+            .filter_map(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     /// The value of cookie `name` from every Cookie header, parsed leniently.
@@ -107,6 +117,9 @@ impl Request {
 
 /// Merges runs of `/` into one, as the vendors' servlet containers do before routing.
 pub fn merge_slashes(path: &str) -> String {
+    if !path.is_empty() && !path.contains("//") {
+        return path.to_owned();
+    }
     let mut out = String::with_capacity(path.len());
     let mut last_slash = false;
     for c in path.chars() {

@@ -5,33 +5,45 @@ use base64::Engine as _;
 
 /// Cookie name/value pairs from one `Cookie` header, leniently: splits on `;` and `,`, drops
 /// Set-Cookie attributes (`Version`, `Path`, `Domain`, `Max-Age`, `Expires`, `HttpOnly`, `Secure`,
-/// `SameSite`, `$`-prefixed ones) and bare words, strips surrounding quotes. A pasted
+/// `SameSite`, `$`-prefixed ones) and bare words, strips ASCII whitespace and surrounding quotes. A pasted
 /// `JSESSIONIDSSO=a;Version=1, JSESSIONID=b;Version=1; Path=/x` gives both cookies.
 pub fn cookies(header: &str) -> impl Iterator<Item = (String, String)> + '_ {
     header.split([';', ',']).filter_map(|part| {
         let (name, value) = part.split_once('=')?;
-        let name = name.trim();
+        let name = name.trim_ascii();
         if name.is_empty() || name.starts_with('$') || is_attribute(name) {
             return None;
         }
-        let value = value.trim();
+        let value = value.trim_ascii();
         let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);
         Some((name.to_owned(), value.to_owned()))
     })
 }
 
 /// The value of cookie `name` in one `Cookie` header, by the same lenient rules as [`cookies`],
-/// without allocating for the cookies it skips (this runs several times on every request).
+/// without allocating for the cookies it skips (this runs on every request, so it
+/// scans bytes with memchr: `;` and `,` are ASCII, so every cut is on a character boundary).
 pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    header.split([';', ',']).find_map(|part| {
-        let (n, value) = part.split_once('=')?;
-        let n = n.trim();
-        if n != name || n.starts_with('$') || is_attribute(n) {
+    if name.is_empty() || name.starts_with('$') || is_attribute(name) {
+        return None;
+    }
+    let mut rest = header.as_bytes();
+    loop {
+        let end = memchr::memchr2(b';', b',', rest).unwrap_or(rest.len());
+        let part = &rest[..end];
+        if let Some(eq) = memchr::memchr(b'=', part)
+            && part[..eq].trim_ascii() == name.as_bytes()
+        {
+            let value = part[eq + 1..].trim_ascii();
+            let value = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value);
+            // Cut at ASCII bytes and ASCII whitespace only: still UTF-8.
+            return std::str::from_utf8(value).ok();
+        }
+        if end == rest.len() {
             return None;
         }
-        let value = value.trim();
-        Some(value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value))
-    })
+        rest = &rest[end + 1..];
+    }
 }
 
 fn is_attribute(name: &str) -> bool {

@@ -240,3 +240,30 @@ fn arbitrary_requests_to_sensnet() {
 fn arbitrary_requests_to_infinite_blue() {
     arbitrary_requests("infinite-blue", 256);
 }
+
+proptest! {
+    /// The byte-scanning cookie lookup finds what the general cookie parser finds.
+    #[test]
+    fn cookie_value_agrees_with_the_cookie_parser(
+        header in "([ \t\u{a0}a-zA-Z$\"=;,éJ]|JSESSIONID|Path|Version){0,24}",
+        name in "(JSESSIONID|JSESSIONIDSSO|a|Path|\\$Version|é|)",
+    ) {
+        let expected = standin::wire::cookies(&header).find(|(n, _)| *n == name).map(|(_, v)| v);
+        prop_assert_eq!(standin::wire::cookie_value(&header, &name).map(str::to_owned), expected);
+    }
+
+    /// The fast path of `merge_slashes` (no `//`) agrees with merging character by character.
+    #[test]
+    fn merge_slashes_merges_every_run(path in "[/a-zé%]{0,16}") {
+        let mut expected = String::new();
+        for c in path.chars() {
+            if !(c == '/' && expected.ends_with('/')) {
+                expected.push(c);
+            }
+        }
+        if expected.is_empty() {
+            expected.push('/');
+        }
+        prop_assert_eq!(standin::wire::merge_slashes(&path), expected);
+    }
+}
