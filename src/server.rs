@@ -260,15 +260,17 @@ impl futures_core::Stream for Scripted {
 }
 
 fn to_request(req: &HttpRequest, body: Bytes) -> Request {
-    Request {
-        method: req.method().clone(),
-        path: merge_slashes(req.path()),
-        query: req.query_string().to_owned(),
-        headers: req.headers().iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
+    let headers = req.headers().iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+    let mut request = Request::from_parts(
+        req.method().clone(),
+        merge_slashes(req.path()),
+        req.query_string().to_owned(),
+        headers,
         body,
-        peer: req.peer_addr().map(|a| a.ip()),
-        client_cert: req.conn_data::<ClientCert>().map(|c| c.0.clone()),
-    }
+    );
+    request.peer = req.peer_addr().map(|a| a.ip());
+    request.client_cert = req.conn_data::<ClientCert>().map(|c| c.0.clone());
+    request
 }
 
 /// The status and headers of `r` on `response`, moved over without copying the values; `Date`

@@ -136,7 +136,7 @@ impl Handler for Stand {
         {
             return Ok(Principal::Session(Box::new(s)));
         }
-        if let Some((user, password)) = req.header("authorization").and_then(basic_credentials)
+        if let Some((user, password)) = basic(req).as_ref()
             && let Ok(id) = engine.verify(Credential::Password { user: &user, password: &password }, None, false)
         {
             return Ok(Principal::Account(id));
@@ -164,7 +164,7 @@ impl Handler for Stand {
     }
 
     fn user(&self, req: &Request) -> Option<String> {
-        req.header("authorization").and_then(basic_credentials).map(|(user, _)| user)
+        basic(req).as_ref().as_ref().map(|(user, _)| user.clone())
     }
 
     fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
@@ -195,8 +195,8 @@ impl Stand {
             Ok(idle) => idle,
             Err(bad) => return Response::with(400, "text/plain", format!("Invalid maxage parameter: {bad}")),
         };
-        let basic = req.header("authorization").and_then(basic_credentials);
-        let credential = match &basic {
+        let basic = basic(req);
+        let credential = match basic.as_ref() {
             Some((user, password)) => Credential::Password { user, password },
             None => match certificate_account(engine, req) {
                 Some(id) => Credential::Account(id),
@@ -299,6 +299,11 @@ fn pair(engine: &Engine, req: &Request) -> Pair {
         Ok(s) if s.note.as_deref() != Some(jsessionid.as_str()) => Pair::Mismatched,
         Ok(_) => Pair::Valid(sso),
     }
+}
+
+/// The `Authorization: Basic` credentials, read once per request.
+fn basic(req: &Request) -> std::borrow::Cow<'_, Option<(String, String)>> {
+    req.parsed(|req| req.header("authorization").and_then(basic_credentials))
 }
 
 fn login_status(engine: &Engine, req: &Request) -> Response {

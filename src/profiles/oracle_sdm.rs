@@ -216,7 +216,7 @@ impl Handler for Stand {
 
     fn user(&self, req: &Request) -> Option<String> {
         match self.operation(req) {
-            Operation::Login => credentials(req).ok().map(|c| c.user),
+            Operation::Login => credentials(req).as_ref().as_ref().ok().map(|c| c.user.clone()),
             _ => None,
         }
     }
@@ -253,7 +253,8 @@ impl Stand {
     }
 
     fn login(&self, engine: &Engine, req: &Request) -> Response {
-        let c = match credentials(req) {
+        let parsed = credentials(req);
+        let c = match parsed.as_ref() {
             Ok(c) => c,
             Err(BadInput) => return self.error(req, 400, USER_INPUT_INVALID),
         };
@@ -374,7 +375,8 @@ impl Stand {
 
     /// A JAXB-style document: the standalone declaration, then `root` with `children`.
     fn document(&self, root: &str, children: &[Node<'_>]) -> String {
-        let mut out = String::from(xml_declaration());
+        let mut out = String::with_capacity(512);
+        out.push_str(xml_declaration());
         let indented = self.options.xml_layout == XmlLayout::Indented;
         if indented {
             out.push('\n');
@@ -441,19 +443,25 @@ impl Node<'_> {
             Node::Fields(fields) => {
                 for (name, text) in fields {
                     pad(out, depth);
-                    out.push_str(&format!("<{name}>{text}</{name}>"));
+                    for part in ["<", name, ">", text, "</", name, ">"] {
+                        out.push_str(part);
+                    }
                     newline(out);
                 }
             }
             Node::Element(name, children) => {
                 pad(out, depth);
-                out.push_str(&format!("<{name}>"));
+                for part in ["<", name, ">"] {
+                    out.push_str(part);
+                }
                 newline(out);
                 for c in children {
                     c.write(out, depth + 1, indented);
                 }
                 pad(out, depth);
-                out.push_str(&format!("</{name}>"));
+                for part in ["</", name, ">"] {
+                    out.push_str(part);
+                }
                 newline(out);
             }
         }
@@ -511,6 +519,7 @@ fn sdm_time(t: Timestamp) -> String {
 }
 
 /// The user name and password of a login body.
+#[derive(Clone)]
 struct Credentials {
     user: String,
     password: String,
@@ -526,11 +535,16 @@ fn field_of(local_name: &[u8]) -> Option<bool> {
 }
 
 /// A login body that cannot be read: 400 "The user input is invalid.".
+#[derive(Clone)]
 struct BadInput;
 
 /// The credentials of a login request, from an XML or JSON `Session` body as its `Content-Type`
 /// says (parameters such as `;charset=UTF-8` ignored).
-fn credentials(req: &Request) -> Result<Credentials, BadInput> {
+fn credentials(req: &Request) -> Cow<'_, Result<Credentials, BadInput>> {
+    req.parsed(read_credentials)
+}
+
+fn read_credentials(req: &Request) -> Result<Credentials, BadInput> {
     let ty = req.header("content-type").map(media_type).ok_or(BadInput)?;
     let body = std::str::from_utf8(&req.body).map_err(|_| BadInput)?;
     let body = body.strip_prefix('\u{feff}').unwrap_or(body);
@@ -559,39 +573,40 @@ fn json_credentials(body: &str) -> Result<Credentials, BadInput> {
 /// wins, text taken exactly (entities and CDATA resolved). No DTDs.
 fn xml_credentials(body: &str) -> Result<Credentials, BadInput> {
     let mut reader = quick_xml::Reader::from_str(body);
-    let mut stack: Vec<Vec<u8>> = Vec::new();
+    // How deep the reader is (quick-xml itself checks that end tags match their start tags).
+    let mut depth = 0usize;
     let mut seen_root = false;
     let (mut user, mut password) = (None::<String>, None::<String>);
-    // The field whose text is being read, while the stack is exactly [session, field].
+    // The field whose text is being read, while the reader is inside session > field.
     let mut current: Option<(bool, String)> = None;
     loop {
         let event = reader.read_event().map_err(|_| BadInput)?;
         match event {
-            Event::Start(ref e) | Event::Empty(ref e) if stack.is_empty() => {
+            Event::Start(ref e) | Event::Empty(ref e) if depth == 0 => {
                 if seen_root || e.local_name().as_ref() != b"session" {
                     return Err(BadInput);
                 }
                 seen_root = true;
                 if let Event::Start(_) = event {
-                    stack.push(b"session".to_vec());
+                    depth += 1;
                 }
             }
             Event::Start(e) => {
-                if stack.len() == 1 {
+                if depth == 1 {
                     current = field_of(e.local_name().as_ref()).map(|is_user| (is_user, String::new()));
                 }
-                stack.push(e.local_name().as_ref().to_vec());
+                depth += 1;
             }
             Event::Empty(e) => {
-                if stack.len() == 1
+                if depth == 1
                     && let Some(is_user) = field_of(e.local_name().as_ref())
                 {
                     *if is_user { &mut user } else { &mut password } = Some(String::new());
                 }
             }
             Event::End(_) => {
-                stack.pop();
-                if stack.len() == 1
+                depth = depth.saturating_sub(1);
+                if depth == 1
                     && let Some((is_user, text)) = current.take()
                 {
                     *if is_user { &mut user } else { &mut password } = Some(text);
@@ -599,28 +614,28 @@ fn xml_credentials(body: &str) -> Result<Credentials, BadInput> {
             }
             Event::Text(t) => {
                 let text = t.xml10_content().map_err(|_| BadInput)?;
-                if stack.is_empty() && !text.trim().is_empty() {
+                if depth == 0 && !text.trim().is_empty() {
                     return Err(BadInput);
                 }
-                if stack.len() == 2
+                if depth == 2
                     && let Some((_, buf)) = current.as_mut()
                 {
                     buf.push_str(&text);
                 }
             }
             Event::CData(t) => {
-                if stack.is_empty() {
+                if depth == 0 {
                     return Err(BadInput);
                 }
                 let text = t.decode().map_err(|_| BadInput)?;
-                if stack.len() == 2
+                if depth == 2
                     && let Some((_, buf)) = current.as_mut()
                 {
                     buf.push_str(&text);
                 }
             }
             Event::GeneralRef(r) => {
-                if stack.is_empty() {
+                if depth == 0 {
                     return Err(BadInput);
                 }
                 let c = match r.resolve_char_ref().map_err(|_| BadInput)? {
@@ -630,7 +645,7 @@ fn xml_credentials(body: &str) -> Result<Credentials, BadInput> {
                         quick_xml::escape::resolve_xml_entity(&name).ok_or(BadInput)?.to_owned()
                     }
                 };
-                if stack.len() == 2
+                if depth == 2
                     && let Some((_, buf)) = current.as_mut()
                 {
                     buf.push_str(&c);
@@ -641,7 +656,7 @@ fn xml_credentials(body: &str) -> Result<Credentials, BadInput> {
             Event::Eof => break,
         }
     }
-    if !seen_root || !stack.is_empty() {
+    if !seen_root || depth != 0 {
         return Err(BadInput);
     }
     match (user, password) {

@@ -180,7 +180,7 @@ impl Handler for Stand {
 
     fn user(&self, req: &Request) -> Option<String> {
         match self.route(req) {
-            Route::LoginForm => Some(LoginForm::from_body(req).user),
+            Route::LoginForm => Some(LoginForm::from_body(req).user.clone()),
             Route::LoginPath { user, .. } => Some(decode(user)),
             _ => None,
         }
@@ -348,6 +348,7 @@ impl Stand {
 }
 
 /// The login form's fields; absent ones are empty (and so refused, or an empty note).
+#[derive(Clone)]
 struct LoginForm {
     user: String,
     password: String,
@@ -357,7 +358,11 @@ struct LoginForm {
 impl LoginForm {
     /// Read from the body whatever its declared content type (lenient: some clients send the
     /// pairs as `text/plain` or with no content type at all).
-    fn from_body(req: &Request) -> Self {
+    fn from_body(req: &Request) -> std::borrow::Cow<'_, Self> {
+        req.parsed(LoginForm::read)
+    }
+
+    fn read(req: &Request) -> Self {
         let (mut user, mut password, mut note) = (None, None, None);
         for (k, v) in form_pairs(&req.body) {
             let slot = match k.as_str() {

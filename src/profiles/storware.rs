@@ -9,6 +9,7 @@
 //! account's activity as of the request, so the login response shows *this* login as the last
 //! successful one, and the failure (time and client IP) that preceded it.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -299,7 +300,7 @@ impl Handler for Stand {
             Route::NodeLogin => &self.options.node_login_field,
             _ => return None,
         };
-        body_fields(&req.body).ok()?.remove(field)?.as_str().map(str::to_owned)
+        body_fields(req).as_ref().as_ref().ok()?.get(field)?.as_str().map(str::to_owned)
     }
 
     fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
@@ -316,6 +317,7 @@ impl Handler for Stand {
 }
 
 /// Why a login body gives no credential.
+#[derive(Clone, Copy)]
 enum Refusal {
     /// Not JSON, not an object, or a field of the wrong type: 400.
     Malformed,
@@ -327,7 +329,7 @@ impl Stand {
     fn login(&self, engine: &Engine, req: &Request) -> Response {
         // Through a JSON object rather than a derived struct: Jackson lets the last of a repeated
         // key win, where serde's derive would refuse the body as malformed.
-        let (user, password) = match credentials(&req.body, "login", "password") {
+        let (user, password) = match credentials(req, "login", "password") {
             Ok(pair) => pair,
             Err(refusal) => return self.refused(refusal),
         };
@@ -339,7 +341,7 @@ impl Stand {
 
     fn node_login(&self, engine: &Engine, req: &Request) -> Response {
         let o = &self.options;
-        let (user, password) = match credentials(&req.body, &o.node_login_field, &o.node_password_field) {
+        let (user, password) = match credentials(req, &o.node_login_field, &o.node_password_field) {
             Ok(pair) => pair,
             Err(refusal) => return self.refused(refusal),
         };
@@ -350,7 +352,12 @@ impl Stand {
     }
 
     fn login_with_token(&self, engine: &Engine, req: &Request) -> Response {
-        let token = match body_fields(&req.body).and_then(|mut f| string_field(&mut f, &self.options.token_field)) {
+        let token = match body_fields(req)
+            .as_ref()
+            .as_ref()
+            .map_err(|r| *r)
+            .and_then(|f| string_field(f, &self.options.token_field))
+        {
             Ok(Some(token)) => token,
             Ok(None) => return self.refused(Refusal::Rejected),
             Err(refusal) => return self.refused(refusal),
@@ -449,9 +456,10 @@ impl Stand {
 /// The two string fields of a login body (LoginRequest, or a node's): unknown fields are
 /// ignored; a field of another type is malformed; a missing or `null` one rejects the login; the
 /// last of a repeated key wins, as with Jackson.
-fn credentials(body: &[u8], user: &str, password: &str) -> Result<(String, String), Refusal> {
-    let mut fields = body_fields(body)?;
-    match (string_field(&mut fields, user)?, string_field(&mut fields, password)?) {
+fn credentials(req: &Request, user: &str, password: &str) -> Result<(String, String), Refusal> {
+    let fields = body_fields(req);
+    let fields = fields.as_ref().as_ref().map_err(|r| *r)?;
+    match (string_field(fields, user)?, string_field(fields, password)?) {
         (Some(u), Some(p)) => Ok((u, p)),
         _ => Err(Refusal::Rejected),
     }
@@ -459,18 +467,18 @@ fn credentials(body: &[u8], user: &str, password: &str) -> Result<(String, Strin
 
 /// The body as a JSON object. An empty body is malformed, as Spring's "Required request body is
 /// missing" is. Unknown fields are ignored.
-fn body_fields(body: &[u8]) -> Result<Map<String, Value>, Refusal> {
-    match serde_json::from_slice(body) {
+fn body_fields(req: &Request) -> Cow<'_, Result<Map<String, Value>, Refusal>> {
+    req.parsed(|req| match serde_json::from_slice(&req.body) {
         Ok(Value::Object(fields)) => Ok(fields),
         _ => Err(Refusal::Malformed),
-    }
+    })
 }
 
 /// A string field: `None` if absent or `null`, malformed if of another type.
-fn string_field(fields: &mut Map<String, Value>, name: &str) -> Result<Option<String>, Refusal> {
-    match fields.remove(name) {
+fn string_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, Refusal> {
+    match fields.get(name) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
         Some(_) => Err(Refusal::Malformed),
     }
 }

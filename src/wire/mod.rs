@@ -5,8 +5,10 @@
 
 mod parse;
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 pub use actix_web::http::Method;
 pub use actix_web::http::header::{HeaderName, HeaderValue};
@@ -15,7 +17,6 @@ use bytes::Bytes;
 pub use parse::{Media, basic_credentials, cookie_value, cookies, form_pairs, media_type, percent_decode, wants};
 
 /// An HTTP request as a profile sees it.
-#[derive(Clone, Debug)]
 pub struct Request {
     /// Method.
     pub method: Method,
@@ -31,20 +32,67 @@ pub struct Request {
     pub peer: Option<IpAddr>,
     /// The client certificate (DER), if one was presented over TLS.
     pub client_cert: Option<Bytes>,
+    /// What the profile parsed from this request, kept for its next question (see [`Request::parsed`]).
+    memo: OnceLock<Box<dyn Any + Send + Sync>>,
+}
+
+impl Clone for Request {
+    fn clone(&self) -> Self {
+        Request {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+            peer: self.peer,
+            client_cert: self.client_cert.clone(),
+            memo: OnceLock::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("headers", &self.headers)
+            .field("body", &self.body)
+            .field("peer", &self.peer)
+            .field("client_cert", &self.client_cert)
+            .finish()
+    }
 }
 
 impl Request {
     /// A request with no headers, body or peer (tests, the library).
     pub fn new(method: Method, path_and_query: &str) -> Self {
         let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-        Request {
-            method,
-            path: merge_slashes(path),
-            query: query.to_owned(),
-            headers: Vec::new(),
-            body: Bytes::new(),
-            peer: None,
-            client_cert: None,
+        Request::from_parts(method, merge_slashes(path), query.to_owned(), Vec::new(), Bytes::new())
+    }
+
+    /// A request from its parts (path already merged, query without `?`), with no peer or
+    /// client certificate.
+    pub fn from_parts(
+        method: Method,
+        path: String,
+        query: String,
+        headers: Vec<(HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> Self {
+        Request { method, path, query, headers, body, peer: None, client_cert: None, memo: OnceLock::new() }
+    }
+
+    /// `parse(self)`, computed once per request: the journal, the fault rules and the handler
+    /// all ask a profile about the same credentials, and a login body need be read only once.
+    /// A request is answered by one profile, so one value is kept; asked for another type, this
+    /// parses again rather than keeping it.
+    pub fn parsed<T: Clone + Any + Send + Sync>(&self, parse: impl Fn(&Request) -> T) -> Cow<'_, T> {
+        let kept = self.memo.get_or_init(|| Box::new(parse(self)));
+        match kept.downcast_ref::<T>() {
+            Some(value) => Cow::Borrowed(value),
+            None => Cow::Owned(parse(self)),
         }
     }
 
@@ -246,6 +294,24 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_request_is_parsed_once_per_type_it_keeps() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let calls = AtomicUsize::new(0);
+        let req = Request::new(Method::POST, "/x").with_body("u=a");
+        let parse = |r: &Request| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            r.body.len()
+        };
+        assert_eq!(*req.parsed(parse), 3);
+        assert_eq!(*req.parsed(parse), 3);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // Another type is answered, not kept; a clone starts with nothing kept.
+        assert_eq!(*req.parsed(|r| r.path.clone()), "/x");
+        assert_eq!(*req.clone().parsed(parse), 3);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
 
     #[test]
     fn repeated_slashes_merge() {
