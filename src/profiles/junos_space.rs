@@ -137,7 +137,7 @@ impl Handler for Stand {
             return Ok(Principal::Session(Box::new(s)));
         }
         if let Some((user, password)) = basic(req).as_ref()
-            && let Ok(id) = engine.verify(Credential::Password { user: &user, password: &password }, None, false)
+            && let Ok(id) = engine.verify(Credential::Password { user, password }, None, false)
         {
             return Ok(Principal::Account(id));
         }
