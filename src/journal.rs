@@ -8,6 +8,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use crate::engine::Timestamp;
+use crate::wire::Method;
 
 /// One request as the journal records it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -18,7 +19,8 @@ pub struct Entry {
     #[serde(serialize_with = "rfc3339")]
     pub time: Timestamp,
     /// HTTP method.
-    pub method: String,
+    #[serde(serialize_with = "method_str")]
+    pub method: Method,
     /// Path, secrets masked.
     pub path: String,
     /// Query string, secrets masked.
@@ -53,6 +55,10 @@ fn rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error>
     s.serialize_str(&t.to_rfc3339())
 }
 
+fn method_str<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
 fn is_zero(v: &u64) -> bool {
     *v == 0
 }
@@ -84,6 +90,11 @@ impl Journal {
         self.entries.push_back(entry);
     }
 
+    /// Counts a request without keeping an entry (a journal of capacity 0).
+    pub fn record_nothing(&mut self) {
+        self.seq += 1;
+    }
+
     /// The last `limit` entries, oldest first.
     pub fn last(&self, limit: usize) -> Vec<Entry> {
         let skip = self.entries.len().saturating_sub(limit);
@@ -103,49 +114,60 @@ impl Journal {
 }
 
 /// `text` with every occurrence of each secret (and of its percent-encoded forms) replaced by
-/// `***`. On the hot path: a secret is only searched for where it can occur, and encoded forms
-/// are only computed when the text has escapes at all.
-pub fn mask(text: &str, secrets: &[String]) -> String {
+/// `***`; `None` if there was nothing to mask (the caller keeps `text` as it is). On the hot
+/// path: a secret is only searched for where it can occur, and encoded forms are only computed
+/// when the text has escapes at all.
+pub fn mask<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let mut out: Option<String> = None;
-    for s in secrets.iter().filter(|s| s.len() >= 3) {
+    let escaped = memchr::memchr2(b'%', b'+', text.as_bytes()).is_some();
+    for s in secrets.into_iter().filter(|s| s.len() >= 3) {
         let current = out.as_deref().unwrap_or(text);
-        if current.contains(s.as_str()) {
-            out = Some(current.replace(s.as_str(), "***"));
+        if occurs(current, s) {
+            out = Some(current.replace(s, "***"));
         }
-        let current = out.as_deref().unwrap_or(text);
-        if !current.contains(['%', '+']) {
+        if !escaped {
             continue;
         }
         let encoded = form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let path_encoded = percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
         for e in [encoded, path_encoded] {
             let current = out.as_deref().unwrap_or(text);
-            if e != *s && current.contains(e.as_str()) {
+            if e != *s && occurs(current, &e) {
                 out = Some(current.replace(e.as_str(), "***"));
             }
         }
     }
-    out.unwrap_or_else(|| text.to_owned())
+    out
 }
 
-/// A query string with the values of secret-looking parameters masked.
-pub fn mask_query(query: &str) -> String {
-    if query.is_empty() {
-        return String::new();
+/// `needle` in `text`: candidates by its first byte (memchr), so the common miss costs a scan.
+fn occurs(text: &str, needle: &str) -> bool {
+    let (t, n) = (text.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else { return true };
+    memchr::memchr_iter(first, t).any(|i| t[i..].starts_with(n))
+}
+
+/// A query string with the values of secret-looking parameters masked; `None` if it has none.
+pub fn mask_query(query: &str) -> Option<String> {
+    let secret = |pair: &str| pair.split_once('=').is_some_and(|(k, _)| is_secret_name(k));
+    if !query.split('&').any(secret) {
+        return None;
     }
-    query
+    let masked = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
             Some((k, _)) if is_secret_name(k) => format!("{k}=***"),
             _ => pair.to_owned(),
         })
         .collect::<Vec<_>>()
-        .join("&")
+        .join("&");
+    Some(masked)
 }
 
 fn is_secret_name(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    ["pass", "pwd", "secret", "token", "session", "key", "ticket"].iter().any(|s| n.contains(s)) || n == "p"
+    let contains = |part: &str| name.as_bytes().windows(part.len()).any(|w| w.eq_ignore_ascii_case(part.as_bytes()));
+    ["pass", "pwd", "secret", "token", "session", "key", "ticket"].iter().any(|s| contains(s))
+        || name.eq_ignore_ascii_case("p")
 }
 
 #[cfg(test)]
@@ -165,18 +187,23 @@ mod tests {
 
     #[test]
     fn secrets_are_masked() {
-        assert_eq!(mask("/sn/rest/api/login/u/p%40ss/n", &["p@ss".into()]), "/sn/rest/api/login/u/***/n");
+        assert_eq!(mask("/sn/rest/api/login/u/p%40ss/n", ["p@ss"]).as_deref(), Some("/sn/rest/api/login/u/***/n"));
+        assert_eq!(mask("/sn/rest/api/x/abcd/abcd", ["abcd"]).as_deref(), Some("/sn/rest/api/x/***/***"));
+        assert_eq!(mask("/sn/rest/api/check", ["abcd", "ab"]), None);
         assert_eq!(
-            mask_query("loginName=a&password=b&sessionId=c&output=json"),
-            "loginName=a&password=***&sessionId=***&output=json"
+            mask_query("loginName=a&password=b&sessionId=c&output=json").as_deref(),
+            Some("loginName=a&password=***&sessionId=***&output=json")
         );
+        assert_eq!(mask_query("loginName=a&SESSIONID=c").as_deref(), Some("loginName=a&SESSIONID=***"));
+        assert_eq!(mask_query("output=json&query=x"), None);
+        assert_eq!(mask_query(""), None);
     }
 
     fn sample() -> Entry {
         Entry {
             seq: 0,
             time: Timestamp::from_millis(0),
-            method: "GET".into(),
+            method: Method::GET,
             path: "/".into(),
             query: String::new(),
             op: "other",

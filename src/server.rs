@@ -118,10 +118,17 @@ pub(crate) fn configure(data: web::Data<Core>) -> impl FnOnce(&mut web::ServiceC
 }
 
 async fn dispatch(req: HttpRequest, payload: web::Payload, core: web::Data<Core>) -> HttpResponse {
-    let body = match actix_web::rt::time::timeout(BODY_TIMEOUT, payload.to_bytes_limited(BODY_LIMIT)).await {
+    // Most bodies are in the read buffer already: take them without arming a timer.
+    let mut read = std::pin::pin!(payload.to_bytes_limited(BODY_LIMIT));
+    let ready = read.as_mut().poll(&mut Context::from_waker(std::task::Waker::noop()));
+    let read = match ready {
+        Poll::Ready(body) => Ok(body),
+        Poll::Pending => actix_web::rt::time::timeout(BODY_TIMEOUT, read).await,
+    };
+    let body = match read {
         Ok(Ok(Ok(body))) => body,
         Ok(Err(_)) => {
-            let mut r = to_actix(&core, core.too_large(&to_request(&req, Bytes::new())));
+            let mut r = to_actix(&core, core.too_large(to_request(&req, Bytes::new())));
             // The rest of the body is never read: the connection cannot be reused.
             r.head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
             return r;
@@ -135,7 +142,7 @@ async fn dispatch(req: HttpRequest, payload: web::Payload, core: web::Data<Core>
         }
     };
     let request = to_request(&req, body);
-    let outcome = core.handle(&request);
+    let outcome = core.handle(request);
     if !outcome.delay.is_zero() {
         actix_web::rt::time::sleep(outcome.delay).await;
     }

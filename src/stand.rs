@@ -86,29 +86,31 @@ impl Core {
     }
 
     /// Answers one request: the control API under `/__standin/`; vendor paths through the fault
-    /// rules, the scenario's resources and the profile; each vendor request is journaled.
-    pub fn handle(&self, req: &Request) -> Outcome {
+    /// rules, the scenario's resources and the profile; each vendor request is journaled (the
+    /// request is taken so that its path and query move into the journal when nothing in them
+    /// needs masking).
+    pub fn handle(&self, req: Request) -> Outcome {
         if control::is_control(&req.path) {
-            return control::stand(self, req).into();
+            return control::stand(self, &req).into();
         }
         let engine = &self.engine;
         let handler = &self.handler;
-        let op = handler.operation(req);
+        let op = handler.operation(&req);
         let now = engine.clock().now();
-        let token = handler.session_token(req);
+        let token = handler.session_token(&req);
         let before = session_state(engine, token.as_deref());
-        let user = handler.user(req);
+        let user = handler.user(&req);
         let verdict = {
             let mut rules = self.rules.lock();
             if rules.is_empty() {
                 Verdict::default()
             } else {
-                rules.evaluate(&Facts { req, op, user: user.clone(), now }, || engine.draw())
+                rules.evaluate(&Facts { req: &req, op, user: user.clone(), now }, || engine.draw())
             }
         };
         let (response, transport) = match &verdict.action {
-            None => (self.respond(req), Transport::Normal),
-            Some((action, then)) => self.act(req, *action, then, token.as_deref(), user.as_deref()),
+            None => (self.respond(&req), Transport::Normal),
+            Some((action, then)) => self.act(&req, *action, then, token.as_deref(), user.as_deref()),
         };
         let outcome = Outcome { response, transport, delay: verdict.delay };
         self.record(req, op, user, now, before, token.as_deref(), &outcome, verdict);
@@ -118,15 +120,15 @@ impl Core {
     /// Answers a request whose body was over [`server::BODY_LIMIT`] and was not read: 413 in the
     /// vendor's error format (JSON for the control API), journaled like any other request. No
     /// fault rule applies and no engine state changes.
-    pub fn too_large(&self, req: &Request) -> Response {
+    pub fn too_large(&self, req: Request) -> Response {
         if control::is_control(&req.path) {
             return control::error(413, "request body too large");
         }
-        let op = self.handler.operation(req);
+        let op = self.handler.operation(&req);
         let now = self.engine.clock().now();
-        let token = self.handler.session_token(req);
+        let token = self.handler.session_token(&req);
         let before = session_state(&self.engine, token.as_deref());
-        let mut response = self.handler.render(&self.engine, req, &Semantic::TooLarge);
+        let mut response = self.handler.render(&self.engine, &req, &Semantic::TooLarge);
         for (name, value) in &self.spec.headers {
             response.headers.push((name.clone().into(), value.clone()));
         }
@@ -198,7 +200,7 @@ impl Core {
     #[allow(clippy::too_many_arguments)]
     fn record(
         &self,
-        req: &Request,
+        req: Request,
         op: Operation,
         user: Option<String>,
         now: Timestamp,
@@ -207,14 +209,24 @@ impl Core {
         outcome: &Outcome,
         verdict: Verdict,
     ) {
-        let mut secrets: Vec<String> = self.handler.redact(req);
-        secrets.extend(token.map(str::to_owned));
+        if self.spec.journal == 0 {
+            // Counted, not kept: no entry to build.
+            self.journal.lock().record_nothing();
+            return;
+        }
+        let redacted = self.handler.redact(&req);
+        let secrets = || redacted.iter().map(String::as_str).chain(token);
+        let path = mask(&req.path, secrets()).unwrap_or(req.path);
+        let query = match mask_query(&req.query) {
+            Some(q) => mask(&q, secrets()).unwrap_or(q),
+            None => mask(&req.query, secrets()).unwrap_or(req.query),
+        };
         let entry = Entry {
             seq: 0,
             time: now,
-            method: req.method.as_str().to_owned(),
-            path: mask(&req.path, &secrets),
-            query: mask(&mask_query(&req.query), &secrets),
+            method: req.method,
+            path,
+            query,
             op: op.as_str(),
             user,
             status: match outcome.transport {
