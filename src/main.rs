@@ -10,6 +10,11 @@ use standin::control::Access;
 use standin::control::listener::{self, Registry};
 use standin::{Scenario, Stand, profiles};
 
+/// mimalloc: a request allocates a few dozen small objects, and a stand that grows to a million
+/// sessions must not pay for the system allocator handing pages back and faulting them in again.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A faithful, deterministic stand-in for vendor login and session REST APIs.
 #[derive(Parser)]
 #[command(name = "standin", version, about)]
