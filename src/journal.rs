@@ -122,8 +122,8 @@ pub fn mask<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Optio
     let escaped = memchr::memchr2(b'%', b'+', text.as_bytes()).is_some();
     for s in secrets.into_iter().filter(|s| s.len() >= 3) {
         let current = out.as_deref().unwrap_or(text);
-        if occurs(current, s) {
-            out = Some(current.replace(s, "***"));
+        if let Some(masked) = replaced(current, s) {
+            out = Some(masked);
         }
         if !escaped {
             continue;
@@ -132,19 +132,35 @@ pub fn mask<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Optio
         let path_encoded = percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string();
         for e in [encoded, path_encoded] {
             let current = out.as_deref().unwrap_or(text);
-            if e != *s && occurs(current, &e) {
-                out = Some(current.replace(e.as_str(), "***"));
+            if e != *s
+                && let Some(masked) = replaced(current, &e)
+            {
+                out = Some(masked);
             }
         }
     }
     out
 }
 
-/// `needle` in `text`: candidates by its first byte (memchr), so the common miss costs a scan.
-fn occurs(text: &str, needle: &str) -> bool {
+/// `text` with every occurrence of `needle` (non-empty) replaced by `***`, or `None` if it has
+/// none. Candidates are found by the needle's first byte (memchr), so the common miss is a scan.
+fn replaced(text: &str, needle: &str) -> Option<String> {
     let (t, n) = (text.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else { return true };
-    memchr::memchr_iter(first, t).any(|i| t[i..].starts_with(n))
+    let first = *n.first()?;
+    let mut out: Option<String> = None;
+    let mut copied = 0;
+    for i in memchr::memchr_iter(first, t) {
+        if i >= copied && t[i..].starts_with(n) {
+            // `i` and `i + n.len()` are char boundaries: they start and end a match of a `str`.
+            let o = out.get_or_insert_with(|| String::with_capacity(text.len()));
+            o.push_str(&text[copied..i]);
+            o.push_str("***");
+            copied = i + n.len();
+        }
+    }
+    let mut o = out?;
+    o.push_str(&text[copied..]);
+    Some(o)
 }
 
 /// A query string with the values of secret-looking parameters masked; `None` if it has none.
@@ -190,6 +206,8 @@ mod tests {
         assert_eq!(mask("/sn/rest/api/login/u/p%40ss/n", ["p@ss"]).as_deref(), Some("/sn/rest/api/login/u/***/n"));
         assert_eq!(mask("/sn/rest/api/x/abcd/abcd", ["abcd"]).as_deref(), Some("/sn/rest/api/x/***/***"));
         assert_eq!(mask("/sn/rest/api/check", ["abcd", "ab"]), None);
+        assert_eq!(mask("aaaa", ["aaa"]).as_deref(), Some("***a"));
+        assert_eq!(mask("é/ticket/é", ["ticket"]).as_deref(), Some("é/***/é"));
         assert_eq!(
             mask_query("loginName=a&password=b&sessionId=c&output=json").as_deref(),
             Some("loginName=a&password=***&sessionId=***&output=json")
@@ -197,6 +215,15 @@ mod tests {
         assert_eq!(mask_query("loginName=a&SESSIONID=c").as_deref(), Some("loginName=a&SESSIONID=***"));
         assert_eq!(mask_query("output=json&query=x"), None);
         assert_eq!(mask_query(""), None);
+    }
+
+    #[test]
+    fn masking_replaces_as_str_replace_does() {
+        use proptest::prelude::*;
+        proptest!(|(text in "[abé/]{0,12}", secret in "[abé]{3,4}")| {
+            let expected = text.contains(&secret).then(|| text.replace(&secret, "***"));
+            prop_assert_eq!(mask(&text, [secret.as_str()]), expected);
+        });
     }
 
     fn sample() -> Entry {

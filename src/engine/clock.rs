@@ -57,6 +57,31 @@ impl Timestamp {
     /// RFC 3339 in UTC with milliseconds: `2026-01-01T00:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
         let t = self.to_utc();
+        if (0..=9999).contains(&t.year()) {
+            // Digit by digit: this prints several dates on every SensNet check.
+            let mut out = String::with_capacity(24);
+            let two = |out: &mut String, n: u8, sep: char| {
+                out.push(char::from(b'0' + n / 10));
+                out.push(char::from(b'0' + n % 10));
+                out.push(sep);
+            };
+            let y = t.year() as u16;
+            for d in [y / 1000, y / 100 % 10, y / 10 % 10, y % 10] {
+                out.push(char::from(b'0' + d as u8));
+            }
+            out.push('-');
+            two(&mut out, u8::from(t.month()), '-');
+            two(&mut out, t.day(), 'T');
+            two(&mut out, t.hour(), ':');
+            two(&mut out, t.minute(), ':');
+            two(&mut out, t.second(), '.');
+            let ms = t.millisecond();
+            for d in [ms / 100, ms / 10 % 10, ms % 10] {
+                out.push(char::from(b'0' + d as u8));
+            }
+            out.push('Z');
+            return out;
+        }
         format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
             t.year(),
@@ -165,6 +190,26 @@ mod tests {
         let before = c.now();
         c.advance(Duration::from_secs(3600));
         assert!(c.now().since(before) >= Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn rfc3339_prints_as_its_format_string_does() {
+        use proptest::prelude::*;
+        // From year 0 to 9999, and a few beyond (the format! path).
+        proptest!(|(ms in -62_200_000_000_000i64..253_500_000_000_000)| {
+            let t = Timestamp::from_millis(ms).to_utc();
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
+            );
+            prop_assert_eq!(Timestamp::from_millis(ms).to_rfc3339(), expected);
+        });
     }
 
     #[test]

@@ -115,6 +115,8 @@ struct Stand {
     options: Options,
     /// The time zone's offset from UTC, in minutes.
     offset: i32,
+    /// How dates end: `Z` or `+hh:mm` / `-hh:mm`.
+    offset_suffix: String,
     /// `options.token_header`, lowercase for lookup.
     token_header: String,
 }
@@ -233,14 +235,20 @@ impl Stand {
             ));
         }
         let token_header = options.token_header.to_ascii_lowercase();
-        Ok(Stand { options, offset, token_header })
+        let offset_suffix = if offset == 0 && options.zero_offset == ZeroOffset::Z {
+            "Z".to_owned()
+        } else {
+            let m = offset.unsigned_abs();
+            format!("{}{:02}:{:02}", if offset < 0 { '-' } else { '+' }, m / 60, m % 60)
+        };
+        Ok(Stand { options, offset, offset_suffix, token_header })
     }
 
     fn route<'a>(&self, req: &'a Request) -> Route<'a> {
-        let Some(segments) = req.segments_after(API) else { return Route::NotFound };
+        let Some((segments, n)) = segments_after_api(&req.path) else { return Route::NotFound };
         let get = req.method == Method::GET;
         let delete = req.method == Method::DELETE;
-        match segments.as_slice() {
+        match &segments[..n] {
             ["login"] if req.method == Method::POST => Route::LoginForm,
             ["login"] => Route::NotAllowed("POST"),
             ["login", user, password] if get => Route::LoginPath { user, password, note: None },
@@ -336,14 +344,13 @@ impl Stand {
 
     /// ISO-8601 with milliseconds in the stand's time zone: `2015-07-14T15:40:52.738+02:00`.
     fn date(&self, t: Timestamp) -> String {
-        let local = Timestamp::from_millis(t.as_millis().saturating_add(i64::from(self.offset) * 60_000)).to_rfc3339();
-        let wall = local.strip_suffix('Z').unwrap_or(&local);
-        if self.offset == 0 && self.options.zero_offset == ZeroOffset::Z {
-            return format!("{wall}Z");
+        let mut local =
+            Timestamp::from_millis(t.as_millis().saturating_add(i64::from(self.offset) * 60_000)).to_rfc3339();
+        if local.ends_with('Z') {
+            local.pop();
         }
-        let sign = if self.offset < 0 { '-' } else { '+' };
-        let m = self.offset.unsigned_abs();
-        format!("{wall}{sign}{:02}:{:02}", m / 60, m % 60)
+        local.push_str(&self.offset_suffix);
+        local
     }
 }
 
@@ -379,6 +386,23 @@ impl LoginForm {
             note: note.unwrap_or_default(),
         }
     }
+}
+
+/// The path's segments after the API prefix, still percent-encoded, without allocating (the
+/// route is asked for several times a request); `None` for another path or over four segments,
+/// which no route has.
+fn segments_after_api(path: &str) -> Option<([&str; 4], usize)> {
+    let rest = path.strip_prefix(API)?;
+    let mut segments = [""; 4];
+    if rest.is_empty() {
+        return Some((segments, 0));
+    }
+    let mut n = 0;
+    for part in rest.strip_prefix('/')?.split('/') {
+        *segments.get_mut(n)? = part;
+        n += 1;
+    }
+    Some((segments, n))
 }
 
 /// A percent-decoded path segment. `+` stays `+`; bytes that are not UTF-8 become U+FFFD (as

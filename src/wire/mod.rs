@@ -142,16 +142,6 @@ impl Request {
         form_pairs(self.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v)
     }
 
-    /// The path's segments after `prefix`, still percent-encoded; `None` if it does not start so.
-    pub fn segments_after<'a>(&'a self, prefix: &str) -> Option<Vec<&'a str>> {
-        let rest = self.path.strip_prefix(prefix)?;
-        if rest.is_empty() {
-            return Some(Vec::new());
-        }
-        let rest = rest.strip_prefix('/')?;
-        Some(rest.split('/').collect())
-    }
-
     /// The media type of the body, lowercase, without parameters.
     pub fn content_type(&self) -> Option<String> {
         self.header("content-type").map(media_type)
