@@ -165,25 +165,38 @@ fn replaced(text: &str, needle: &str) -> Option<String> {
 
 /// A query string with the values of secret-looking parameters masked; `None` if it has none.
 pub fn mask_query(query: &str) -> Option<String> {
-    let secret = |pair: &str| pair.split_once('=').is_some_and(|(k, _)| is_secret_name(k));
-    if !query.split('&').any(secret) {
-        return None;
+    let mut out: Option<String> = None;
+    let (mut at, mut copied) = (0, 0);
+    for pair in query.split('&') {
+        if let Some((k, _)) = pair.split_once('=')
+            && is_secret_name(k)
+        {
+            let o = out.get_or_insert_with(|| String::with_capacity(query.len()));
+            o.push_str(&query[copied..at]);
+            o.push_str(k);
+            o.push_str("=***");
+            copied = at + pair.len();
+        }
+        at += pair.len() + 1;
     }
-    let masked = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if is_secret_name(k) => format!("{k}=***"),
-            _ => pair.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join("&");
-    Some(masked)
+    let mut o = out?;
+    o.push_str(&query[copied..]);
+    Some(o)
 }
 
+/// Whether a parameter name looks like it carries a secret (case-insensitively).
 fn is_secret_name(name: &str) -> bool {
-    let contains = |part: &str| name.as_bytes().windows(part.len()).any(|w| w.eq_ignore_ascii_case(part.as_bytes()));
-    ["pass", "pwd", "secret", "token", "session", "key", "ticket"].iter().any(|s| contains(s))
-        || name.eq_ignore_ascii_case("p")
+    const PARTS: [&[u8]; 7] = [b"pass", b"pwd", b"secret", b"token", b"session", b"key", b"ticket"];
+    let b = name.as_bytes();
+    if name.eq_ignore_ascii_case("p") {
+        return true;
+    }
+    (0..b.len()).any(|i| {
+        // Only the parts starting with this letter are compared.
+        let c = b[i].to_ascii_lowercase();
+        matches!(c, b'p' | b's' | b't' | b'k')
+            && PARTS.iter().any(|p| p[0] == c && b[i..].len() >= p.len() && b[i..i + p.len()].eq_ignore_ascii_case(p))
+    })
 }
 
 #[cfg(test)]
@@ -215,6 +228,9 @@ mod tests {
         assert_eq!(mask_query("loginName=a&SESSIONID=c").as_deref(), Some("loginName=a&SESSIONID=***"));
         assert_eq!(mask_query("output=json&query=x"), None);
         assert_eq!(mask_query(""), None);
+        assert_eq!(mask_query("a=1&token=2&b&key=3").as_deref(), Some("a=1&token=***&b&key=***"));
+        assert_eq!(mask_query("p=x").as_deref(), Some("p=***"));
+        assert_eq!(mask_query("pp=x&P=y").as_deref(), Some("pp=x&P=***"));
     }
 
     #[test]

@@ -278,10 +278,17 @@ impl Stand {
 
     /// The first value of parameter `name` in the configured precedence of sources.
     fn param(&self, req: &Request, name: &str) -> Option<String> {
+        let pairs = Pairs::of(req);
+        let find = |list: &[(String, String)]| list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
         self.options.precedence.iter().find_map(|source| match source {
-            Source::Header => req.header(&name.to_ascii_lowercase()).map(str::to_owned),
-            Source::Form => form_body(req).and_then(|b| form_pairs(b).find(|(k, _)| k == name).map(|(_, v)| v)),
-            Source::Query => req.query_param(name),
+            Source::Header => req
+                .headers
+                .iter()
+                .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
+                .map(str::to_owned),
+            Source::Form => find(&pairs.form),
+            Source::Query => find(&pairs.query),
         })
     }
 
@@ -322,6 +329,23 @@ impl Stand {
 
 /// The form body of a POST (a missing `Content-Type` is taken as a form, as servlet clients
 /// that build the body by hand often omit it).
+/// The query's and the form body's pairs, decoded once per request (a request asks for several
+/// parameters, each from every source in turn).
+#[derive(Clone)]
+struct Pairs {
+    query: Vec<(String, String)>,
+    form: Vec<(String, String)>,
+}
+
+impl Pairs {
+    fn of(req: &Request) -> std::borrow::Cow<'_, Pairs> {
+        req.parsed(|req| Pairs {
+            query: form_pairs(req.query.as_bytes()).collect(),
+            form: form_body(req).map(|b| form_pairs(b).collect()).unwrap_or_default(),
+        })
+    }
+}
+
 fn form_body(req: &Request) -> Option<&[u8]> {
     (req.method == Method::POST && (req.is_form() || req.content_type().is_none())).then_some(&req.body[..])
 }
