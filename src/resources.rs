@@ -43,7 +43,7 @@ impl Resource {
             }
             Bytes::from(text)
         };
-        let mut r = Response::with(self.status, &self.content_type, body);
+        let mut r = Response::with(self.status, self.content_type.clone(), body);
         for (k, v) in &self.headers {
             r = r.header(k.clone(), v.clone());
         }

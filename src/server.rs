@@ -1,5 +1,6 @@
 //! The actix-web glue: turns an actix request into a [`Request`] once, and a [`Response`] back.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -286,7 +287,7 @@ fn fill(core: &Core, response: &mut HttpResponse<impl actix_web::body::MessageBo
     let map = response.headers_mut();
     let mut has_date = false;
     for (name, value) in headers {
-        let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::try_from(value)) else {
+        let (Ok(n), Some(v)) = (HeaderName::from_bytes(name.as_bytes()), header_value(value)) else {
             tracing::warn!(stand = %core.spec.id, header = %name, "dropped a header that is not valid HTTP");
             continue;
         };
@@ -300,7 +301,20 @@ fn fill(core: &Core, response: &mut HttpResponse<impl actix_web::body::MessageBo
     response.head_mut().set_camel_case_headers(true);
 }
 
-type Headers = Vec<(std::borrow::Cow<'static, str>, String)>;
+type Headers = Vec<(Cow<'static, str>, Cow<'static, str>)>;
+
+/// A header value without copying: a static one is referenced, an owned one moved; `None` if
+/// it is not valid in HTTP (a control character other than tab).
+fn header_value(value: Cow<'static, str>) -> Option<HeaderValue> {
+    match value {
+        // Checked first by the rule `from_static` asserts, so that it cannot panic.
+        Cow::Borrowed(s) if s.bytes().all(|b| (32..127).contains(&b) || b == b'\t') => {
+            Some(HeaderValue::from_static(s))
+        }
+        Cow::Borrowed(s) => HeaderValue::from_str(s).ok(),
+        Cow::Owned(s) => HeaderValue::try_from(s).ok(),
+    }
+}
 
 fn status_of(r: &Response) -> StatusCode {
     StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

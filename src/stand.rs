@@ -130,7 +130,7 @@ impl Core {
         let before = session_state(&self.engine, token.as_deref());
         let mut response = self.handler.render(&self.engine, &req, &Semantic::TooLarge);
         for (name, value) in &self.spec.headers {
-            response.headers.push((name.clone().into(), value.clone()));
+            response.headers.push((name.clone().into(), value.clone().into()));
         }
         let outcome = Outcome::from(response);
         self.record(req, op, None, now, before, token.as_deref(), &outcome, Verdict::default());
@@ -149,7 +149,7 @@ impl Core {
             None => self.handler.handle(&self.engine, req),
         };
         for (name, value) in &self.spec.headers {
-            response.headers.push((name.clone().into(), value.clone()));
+            response.headers.push((name.clone().into(), value.clone().into()));
         }
         response
     }

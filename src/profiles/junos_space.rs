@@ -207,7 +207,7 @@ impl Stand {
         let node = &self.options.node;
         let minted = engine.login(attempt, |rng| Minted {
             token: token::base64_std(rng, 18),
-            note: Some(format!("{}.{node}", token::base64_std(rng, 17))),
+            note: Some([&token::base64_std(rng, 17), ".", node].concat()),
         });
         match minted {
             Ok(s) => self.logged_in(req, &s),
@@ -220,25 +220,25 @@ impl Stand {
         let jsessionid = s.note.as_deref().unwrap_or_default();
         let accept = req.header("accept");
         let (key, name) = (s.account.id, &s.account.name);
-        let href = format!("{UM}/users/{key}");
+        let href = [UM, "/users/", &key.to_string()].concat();
         let mut r = if wants(accept, "user-ref+json") {
             let body = json!({"user-ref": {"@key": key.to_string(), "@href": href, "name": name}});
-            Response::with(200, &format!("{MEDIA}.user-ref+json;version=1"), body.to_string())
+            Response::with(200, format!("{MEDIA}.user-ref+json;version=1"), body.to_string())
         } else if wants(accept, "user-ref+xml") {
             let body = format!(
                 r#"{}<user-ref key="{key}" href="{href}"><name>{}</name></user-ref>"#,
                 xml_declaration(),
                 escape(name)
             );
-            Response::with(200, &format!("{MEDIA}.user-ref+xml;version=1"), body)
+            Response::with(200, format!("{MEDIA}.user-ref+xml;version=1"), body)
         } else {
             Response::text(200, "User logged in")
         };
         match self.options.cookie_style {
             CookieStyle::Separate => {
                 r = r
-                    .header("Set-Cookie", format!("JSESSIONIDSSO={sso}; Path=/; HttpOnly"))
-                    .header("Set-Cookie", format!("JSESSIONID={jsessionid}; Path={UM}; HttpOnly"));
+                    .header("Set-Cookie", ["JSESSIONIDSSO=", sso, "; Path=/; HttpOnly"].concat())
+                    .header("Set-Cookie", ["JSESSIONID=", jsessionid, "; Path=", UM, "; HttpOnly"].concat());
             }
             CookieStyle::Documented => {
                 r = r.header(
@@ -357,14 +357,14 @@ fn users(engine: &Engine, req: &Request) -> Response {
             .map(|a| json!({"@key": a.id.to_string(), "@uri": format!("{uri}/{}", a.id), "name": a.name}))
             .collect();
         let body = json!({"users": {"@size": accounts.len().to_string(), "@uri": uri, "user": list}});
-        return Response::with(200, &format!("{MEDIA}.users+json;version=1"), body.to_string());
+        return Response::with(200, format!("{MEDIA}.users+json;version=1"), body.to_string());
     }
     let mut body = format!(r#"{}<users size="{}" uri="{uri}">"#, xml_declaration(), accounts.len());
     for a in accounts {
         body += &format!(r#"<user key="{0}" uri="{uri}/{0}"><name>{1}</name></user>"#, a.id, escape(&a.name));
     }
     body += "</users>";
-    Response::with(200, &format!("{MEDIA}.users+xml;version=1"), body)
+    Response::with(200, format!("{MEDIA}.users+xml;version=1"), body)
 }
 
 fn user(engine: &Engine, req: &Request, key: &str) -> Response {
@@ -374,11 +374,11 @@ fn user(engine: &Engine, req: &Request, key: &str) -> Response {
     let uri = format!("{UM}/users/{}", a.id);
     if wants_json(req, "user") {
         let body = json!({"user": {"@key": a.id.to_string(), "@uri": uri, "name": a.name}});
-        return Response::with(200, &format!("{MEDIA}.user+json;version=1"), body.to_string());
+        return Response::with(200, format!("{MEDIA}.user+json;version=1"), body.to_string());
     }
     let body =
         format!(r#"{}<user key="{}" uri="{uri}"><name>{}</name></user>"#, xml_declaration(), a.id, escape(&a.name));
-    Response::with(200, &format!("{MEDIA}.user+xml;version=1"), body)
+    Response::with(200, format!("{MEDIA}.user+xml;version=1"), body)
 }
 
 fn active_sessions(engine: &Engine, req: &Request) -> Response {
@@ -398,7 +398,7 @@ fn active_sessions(engine: &Engine, req: &Request) -> Response {
             })
             .collect();
         let body = json!({"active-user-sessions": {"@size": sessions.len().to_string(), "@uri": uri, "active-user-session": list}});
-        return Response::with(200, &format!("{MEDIA}.active-user-sessions+json;version=1"), body.to_string());
+        return Response::with(200, format!("{MEDIA}.active-user-sessions+json;version=1"), body.to_string());
     }
     let mut body = format!(r#"{}<active-user-sessions size="{}" uri="{uri}">"#, xml_declaration(), sessions.len());
     for s in &sessions {
@@ -411,5 +411,5 @@ fn active_sessions(engine: &Engine, req: &Request) -> Response {
         );
     }
     body += "</active-user-sessions>";
-    Response::with(200, &format!("{MEDIA}.active-user-sessions+xml;version=1"), body)
+    Response::with(200, format!("{MEDIA}.active-user-sessions+xml;version=1"), body)
 }

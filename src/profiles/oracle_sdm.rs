@@ -260,10 +260,10 @@ impl Stand {
         };
         let node = &self.options.node;
         let attempt = Login::password(&c.user, &c.password).from_peer(req.peer);
-        match engine.login(attempt, |rng| Minted::token(format!("{}.{node}", token::hex_upper(rng, 16)))) {
+        match engine.login(attempt, |rng| Minted::token([&token::hex_upper(rng, 16), ".", node].concat())) {
             Ok(s) => self
                 .vendor(Response::new(200))
-                .header("Set-Cookie", format!("JSESSIONID={}; Path=/rest; HttpOnly", s.token))
+                .header("Set-Cookie", ["JSESSIONID=", &s.token, "; Path=/rest; HttpOnly"].concat())
                 .header("Content-Type", accepted(req).content_type())
                 .body(self.session_body(req, &s)),
             Err(_) => self.unauthorized(req, CREDENTIALS_INVALID),

@@ -147,7 +147,9 @@ impl Handler for Stand {
                 Err(_) => Response::new(204),
             },
             Route::Logout(ticket) => match engine.logout(&decode(ticket)) {
-                Ok(_) => Response::with(200, &self.options.logout_content_type, self.options.logout_body.clone()),
+                Ok(_) => {
+                    Response::with(200, self.options.logout_content_type.clone(), self.options.logout_body.clone())
+                }
                 Err(_) => Response::new(204),
             },
             Route::NotAllowed(allow) => Response::new(405).header("Allow", allow),

@@ -372,8 +372,10 @@ impl Stand {
         match engine.login(attempt, |rng| Minted::token(token::hex_upper(rng, 16))) {
             Ok(s) => {
                 let o = &self.options;
-                self.session_info(201, &s)
-                    .header("Set-Cookie", format!("{}={}; Path={}; HttpOnly", o.cookie_name, s.token, o.cookie_path))
+                self.session_info(201, &s).header(
+                    "Set-Cookie",
+                    [&o.cookie_name, "=", &s.token, "; Path=", &o.cookie_path, "; HttpOnly"].concat(),
+                )
             }
             Err(LoginError::Locked) => self.error(401, &self.options.messages.locked),
             Err(_) => self.refused(Refusal::Rejected),
@@ -401,26 +403,25 @@ impl Stand {
         let f = &self.fixed;
         let (success, failure) = (s.activity.last_success, s.activity.last_failure);
         let ip = failure.and_then(|(_, ip)| ip).map(|ip| ip.to_canonical().to_string());
-        let body = format!(
-            concat!(
-                r#"{{"requester":{{"guid":{guid},"name":{name}}},"infoTourEnabled":{tour},"#,
-                r#""lastFailedLoginIp":{ip},"language":{language},"appUserSettings":{settings},"#,
-                r#""privileges":{privileges},"endpointsTokens":{tokens},"uiConsoleMode":{mode},"#,
-                r#""lastSuccessfulLogin":{success},"lastFailedLogin":{failure},"uiTimeZone":{zone}}}"#,
-            ),
-            guid = json(&s.account.guid),
-            name = json(&s.account.name),
-            tour = f.info_tour_enabled,
-            ip = json(&ip),
-            language = f.language,
-            settings = f.app_user_settings,
-            privileges = json(&s.account.roles),
-            tokens = f.endpoints_tokens,
-            mode = f.ui_console_mode,
-            success = json(&success.map(|(at, _)| at.as_millis())),
-            failure = json(&failure.map(|(at, _)| at.as_millis())),
-            zone = f.ui_time_zone,
-        );
+        // Written piece by piece (on every login and GET /api/session): the fixed parts were
+        // serialized once at start-up, the rest with serde_json straight into the body.
+        let mut body = Vec::with_capacity(512);
+        let b = &mut body;
+        push(b, &[r#"{"requester":{"guid":"#]);
+        write_json(b, &s.account.guid);
+        push(b, &[r#","name":"#]);
+        write_json(b, &s.account.name);
+        push(b, &[r#"},"infoTourEnabled":"#, &f.info_tour_enabled, r#","lastFailedLoginIp":"#]);
+        write_json(b, &ip);
+        push(b, &[r#","language":"#, &f.language, r#","appUserSettings":"#, &f.app_user_settings]);
+        push(b, &[r#","privileges":"#]);
+        write_json(b, &s.account.roles);
+        push(b, &[r#","endpointsTokens":"#, &f.endpoints_tokens, r#","uiConsoleMode":"#, &f.ui_console_mode]);
+        push(b, &[r#","lastSuccessfulLogin":"#]);
+        write_json(b, &success.map(|(at, _)| at.as_millis()));
+        push(b, &[r#","lastFailedLogin":"#]);
+        write_json(b, &failure.map(|(at, _)| at.as_millis()));
+        push(b, &[r#","uiTimeZone":"#, &f.ui_time_zone, "}"]);
         Response::with(status, "application/json", body)
     }
 
@@ -503,4 +504,17 @@ struct AppUserDetails<'a> {
 /// A value as JSON text. Cannot fail for these types: every map key is a string.
 fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+/// `value` as JSON at the end of `out` (strings, numbers, options and lists of strings: these
+/// cannot fail to serialize).
+fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
+    let _ = serde_json::to_writer(out, value);
+}
+
+/// Already serialized JSON pieces at the end of `out`.
+fn push(out: &mut Vec<u8>, parts: &[&str]) {
+    for p in parts {
+        out.extend_from_slice(p.as_bytes());
+    }
 }

@@ -232,7 +232,7 @@ pub struct Response {
     /// Status code.
     pub status: u16,
     /// Headers in order; `Set-Cookie` may repeat.
-    pub headers: Vec<(Cow<'static, str>, String)>,
+    pub headers: Vec<(Cow<'static, str>, Cow<'static, str>)>,
     /// Body.
     pub body: Bytes,
 }
@@ -240,11 +240,12 @@ pub struct Response {
 impl Response {
     /// An empty response.
     pub fn new(status: u16) -> Self {
-        Response { status, headers: Vec::new(), body: Bytes::new() }
+        // Room for what vendors send (type, cookies, server, framing): one allocation.
+        Response { status, headers: Vec::with_capacity(6), body: Bytes::new() }
     }
 
     /// A response with a body of the given content type.
-    pub fn with(status: u16, content_type: &str, body: impl Into<Bytes>) -> Self {
+    pub fn with(status: u16, content_type: impl Into<Cow<'static, str>>, body: impl Into<Bytes>) -> Self {
         Response::new(status).header("Content-Type", content_type).body(body)
     }
 
@@ -259,7 +260,7 @@ impl Response {
     }
 
     /// Adds a header.
-    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Cow<'static, str>>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
@@ -272,7 +273,7 @@ impl Response {
 
     /// The first header called `name` (any case).
     pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_ref())
     }
 
     /// The body as text (lossy).

@@ -310,7 +310,7 @@ async fn busy_is_503_with_retry_after_in_the_envelope() {
     let r = handler.render(s.engine(), &req, &Semantic::Busy { retry_after: 30 });
     let reply = Reply {
         status: r.status,
-        headers: r.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.clone())).collect(),
+        headers: r.headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v.to_string())).collect(),
         body: r.text_body().into_owned(),
     };
     assert_snapshot!("busy", reply.snapshot());
