@@ -268,7 +268,7 @@ impl Stand {
     }
 
     fn login(&self, engine: &Engine, req: &Request, user: &str, password: &str, note: &str) -> Response {
-        let note = format!("[{} {}] {note}", java_host_address(req.peer), req.method);
+        let note = ["[", &java_host_address(req.peer), " ", req.method.as_str(), "] ", note].concat();
         let attempt = Login::password(user, password).from_peer(req.peer);
         let minted = engine.login(attempt, |rng| Minted { token: token::uuid_v4(rng), note: Some(note.clone()) });
         match minted {
