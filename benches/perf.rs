@@ -357,43 +357,7 @@ fn flows() -> Vec<Flow> {
     ]
 }
 
-const ALL_PROFILES: &str = r#"
-[[stands]]
-profile = "junos-space"
-port = 0
-[stands.policy]
-idle_timeout = "24h"
-
-[[stands]]
-profile = "oracle-sdm"
-port = 0
-[stands.policy]
-idle_timeout = "24h"
-
-[[stands]]
-profile = "storware"
-port = 0
-[stands.policy]
-idle_timeout = "24h"
-
-[[stands]]
-profile = "sensnet"
-port = 0
-[stands.policy]
-idle_timeout = "24h"
-absolute_lifetime = "48h"
-
-[[stands]]
-profile = "infinite-blue"
-port = 0
-[stands.policy]
-idle_timeout = "24h"
-single_session_per_user = false
-[[stands.resources]]
-method = "GET"
-path = "/rest/api/selectQuery"
-body = '[["1","Acme"]]'
-"#;
+const ALL_PROFILES: &str = include_str!("all-profiles.toml");
 
 /// The longest of `n` engine logins of one user (seconds) and how many took over 0.5 ms.
 fn engine_stalls(n: usize) -> (f64, usize) {

@@ -11,30 +11,19 @@ profile=$1 request=$2 seconds=${3:-8}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 cargo build --release --quiet --bin standin --example bare_reference
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-base=http://127.0.0.1:$port
 if [ "$profile" = bare ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  base=http://127.0.0.1:$port
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
     target/release/examples/bare_reference "127.0.0.1:$port" >/dev/null 2>"$work/err" &
+  for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
 else
-  cat > "$work/s.toml" <<TOML
-[[stands]]
-profile = "$profile"
-port = $port
-seed = 1
-[stands.policy]
-idle_timeout = "24h"
-single_session_per_user = false
-[[stands.resources]]
-method = "GET"
-path = "/rest/api/selectQuery"
-body = '[["1","Acme"]]'
-TOML
-  [ "$profile" = infinite-blue ] || sed -i '/stands.resources/,$d' "$work/s.toml"
+  # The benchmark's stands; the ready line says where each one listens.
   valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" \
-    target/release/standin serve "$work/s.toml" --workers 1 >/dev/null 2>"$work/err" &
+    target/release/standin serve benches/all-profiles.toml --workers 1 >"$work/ready" 2>"$work/err" &
+  for _ in $(seq 300); do [ -s "$work/ready" ] && break; sleep 0.1; done
+  base=$(python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$work/ready" "$profile")
 fi
-for _ in $(seq 100); do curl -s -o /dev/null "$base/" && break; sleep 0.1; done
 lua() { printf 'wrk.method = "%s"\nwrk.path = "%s"\nwrk.body = %s\n' "$1" "$2" "$3"; shift 3; for h in "$@"; do printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "${h#*: }"; done; }
 cookies() { grep -i '^set-cookie:' | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r' | paste -sd';' | sed 's/;/; /g'; }
 case "$profile/$request" in
