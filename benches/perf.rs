@@ -448,7 +448,7 @@ fn main() {
             let ratio = s / b.max(1.0);
             let p99 = s1 / b1.max(0.001);
             line(format!(
-                "| {} | {name} | {s:.0} | {b:.0} | {ratio:.2} | ≥{target:.2} {} | {s1:.3} ms | {b1:.3} ms | {p99:.2} {} |",
+                "| {} | {name} | {s:.0} | {b:.0} | {ratio:.3} | ≥{target:.2} {} | {s1:.3} ms | {b1:.3} ms | {p99:.2} {} |",
                 flow.profile,
                 verdict(ratio >= target),
                 verdict(p99 <= 1.5)
