@@ -31,11 +31,23 @@ pub use stand::{Builder, Error, Stand};
 
 #[doc(hidden)]
 pub mod testing {
-    //! In-process access for the integration tests: a stand's actix routes without a socket.
+    //! For the integration tests, examples and benchmark: a stand's actix routes without a
+    //! socket, and a process's resident memory.
     use std::sync::Arc;
 
     use crate::scenario::StandSpec;
     use crate::stand::{Core, Error};
+
+    /// Resident memory of process `pid` in KiB, from `/proc` (0 where there is none): shared by
+    /// the isolation tests, the soak example and the benchmark.
+    pub fn rss_kib(pid: u32) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
 
     /// A stand's request handling without a listener.
     #[derive(Clone)]

@@ -3,19 +3,12 @@
 
 use std::time::{Duration, Instant};
 
+use standin::testing::rss_kib;
+
 use crate::support::Served;
 
 fn proc_count(pid: u32, dir: &str) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/{dir}")).map(|d| d.count()).unwrap_or(0)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Waits (bounded) until `f` holds: worker threads end a moment after their server stops.
