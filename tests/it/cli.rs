@@ -3,6 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::JsonValue as _;
 use crate::support::Served;
 
 fn standin() -> Command {
@@ -44,14 +45,8 @@ async fn serve_prints_one_ready_line_then_serves_then_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let stands: serde_json::Value = c
-        .get(format!("{}/__standin/stands", ready["control"].as_str().unwrap()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stands: serde_json::Value =
+        c.get(format!("{}/__standin/stands", ready["control"].as_str().unwrap())).json_value().await;
     assert_eq!(stands[0]["url"], url.as_str());
 
     let mut child = served.into_child();

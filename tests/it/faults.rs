@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use standin::Stand;
 
+use crate::support::JsonValue as _;
 use crate::support::client;
 
 const LOGIN: &str = "/api/space/user-management/login";
@@ -168,8 +169,7 @@ async fn the_lockout_scenario_locks_after_three_bad_passwords() {
         assert_eq!(login("wrong").await.unwrap().status(), 401);
     }
     assert_eq!(login("juniper123").await.unwrap().status(), 401, "locked");
-    let accounts: serde_json::Value =
-        c.get(format!("{}/__standin/accounts", s.url())).send().await.unwrap().json().await.unwrap();
+    let accounts: serde_json::Value = c.get(format!("{}/__standin/accounts", s.url())).json_value().await;
     assert_eq!(accounts[0]["locked"], true);
     c.post(format!("{}/__standin/reset", s.url())).send().await.unwrap();
     assert_eq!(login("juniper123").await.unwrap().status(), 200, "reset unlocks");
@@ -215,7 +215,7 @@ async fn faults_are_listed_added_and_removed_at_run_time() {
     assert_eq!(r.status(), 201);
     let r = c.post(format!("{url}{LOGIN}")).basic_auth("super", Some("juniper123")).send().await.unwrap();
     assert_eq!(r.status(), 503);
-    let list: serde_json::Value = c.get(format!("{url}/__standin/faults")).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = c.get(format!("{url}/__standin/faults")).json_value().await;
     assert_eq!((list[0]["id"].as_str(), list[0]["seen"].as_u64()), (Some("down"), Some(1)));
     let bad = c.post(format!("{url}/__standin/faults")).body(r#"{"then":{"action":"status"}}"#).send().await.unwrap();
     assert_eq!(bad.status(), 400);
@@ -236,8 +236,7 @@ async fn the_journal_masks_tokens_and_is_bounded() {
     for _ in 0..4 {
         c.get(format!("{url}{STATUS}?x={token}")).send().await.unwrap();
     }
-    let j: serde_json::Value =
-        c.get(format!("{url}/__standin/journal?limit=10")).send().await.unwrap().json().await.unwrap();
+    let j: serde_json::Value = c.get(format!("{url}/__standin/journal?limit=10")).json_value().await;
     assert_eq!(j["total"], 5);
     assert_eq!(j["entries"].as_array().unwrap().len(), 3);
     let dump = j.to_string();

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use standin::testing::rss_kib;
 
+use crate::support::JsonValue as _;
 use crate::support::Served;
 
 fn proc_count(pid: u32, dir: &str) -> usize {
@@ -43,15 +44,8 @@ async fn two_hundred_stands_created_and_deleted_leave_nothing_behind() {
             let fresh =
                 reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(10)).build().unwrap();
             for _ in 0..n {
-                let created: serde_json::Value = c
-                    .post(format!("{control}/__standin/stands"))
-                    .body(scenario)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let created: serde_json::Value =
+                    c.post(format!("{control}/__standin/stands")).body(scenario).json_value().await;
                 let url = created[0]["url"].as_str().expect("a url").to_owned();
                 let id = created[0]["id"].as_str().unwrap().to_owned();
                 let login = c
@@ -81,8 +75,7 @@ async fn two_hundred_stands_created_and_deleted_leave_nothing_behind() {
     assert!(settle(|| proc_count(pid, "fd") <= fds), "fds {} > {fds}", proc_count(pid, "fd"));
     let grown = rss_kib(pid).saturating_sub(rss);
     assert!(grown < 8 * 1024, "RSS grew by {grown} KiB over 200 stands");
-    let list: serde_json::Value =
-        c.get(format!("{control}/__standin/stands")).send().await.unwrap().json().await.unwrap();
+    let list: serde_json::Value = c.get(format!("{control}/__standin/stands")).json_value().await;
     assert_eq!(list.as_array().unwrap().len(), 0);
 }
 
@@ -107,12 +100,8 @@ async fn a_bad_scenario_body_is_a_400_with_a_positioned_error_and_ids_stay_uniqu
         let created: serde_json::Value = c
             .post(format!("{control}/__standin/stands"))
             .body(r#"{"stands":[{"profile":"sensnet"}]}"#)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+            .json_value()
+            .await;
         ids.push(created[0]["id"].as_str().unwrap().to_owned());
     }
     assert_eq!(ids, ["sensnet", "sensnet-1", "sensnet-2"]);

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use standin::Stand;
 
+use crate::support::JsonValue as _;
 use crate::support::client;
 
 const LOGIN: &str = "/api/space/user-management/login";
@@ -44,29 +45,20 @@ async fn the_control_api_moves_the_clock_and_expires_sessions() {
     let url = stand.url();
     let c = client();
     c.post(format!("{url}{LOGIN}")).basic_auth("super", Some("juniper123")).send().await.unwrap();
-    let sessions: serde_json::Value =
-        c.get(format!("{url}/__standin/sessions")).send().await.unwrap().json().await.unwrap();
+    let sessions: serde_json::Value = c.get(format!("{url}/__standin/sessions")).json_value().await;
     assert_eq!(sessions[0]["user"], "super");
-    let clock: serde_json::Value = c
-        .post(format!("{url}/__standin/clock"))
-        .body(r#"{"advance":"29m"}"#)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let clock: serde_json::Value =
+        c.post(format!("{url}/__standin/clock")).body(r#"{"advance":"29m"}"#).json_value().await;
     assert_eq!(clock["now"], "1970-01-01T00:29:00.000Z");
     assert_eq!(c.get(format!("{url}{STATUS}")).send().await.unwrap().status(), 200);
     let r = c.post(format!("{url}/__standin/clock")).body(r#"{"advance":"soon"}"#).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let gone: serde_json::Value =
-        c.delete(format!("{url}/__standin/sessions")).send().await.unwrap().json().await.unwrap();
+    let gone: serde_json::Value = c.delete(format!("{url}/__standin/sessions")).json_value().await;
     assert_eq!(gone["expired"], 1);
     assert_eq!(c.get(format!("{url}{STATUS}")).send().await.unwrap().status(), 401);
     c.post(format!("{url}/__standin/clock")).body(r#"{"set":"2030-01-01T00:00:00Z"}"#).send().await.unwrap();
     c.post(format!("{url}/__standin/reset")).send().await.unwrap();
-    let clock: serde_json::Value = c.get(format!("{url}/__standin/clock")).send().await.unwrap().json().await.unwrap();
+    let clock: serde_json::Value = c.get(format!("{url}/__standin/clock")).json_value().await;
     assert_eq!(clock["now_ms"], 0);
 }
 

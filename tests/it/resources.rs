@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use standin::Stand;
 
+use crate::support::JsonValue as _;
 use crate::support::client;
 
 #[actix_web::test]
@@ -29,8 +30,7 @@ async fn storware_serves_a_fixture_list_guarded_by_the_session_cookie() {
     assert_eq!(r.headers()["content-type"], "application/json");
     let vms: serde_json::Value = r.json().await.unwrap();
     assert_eq!(vms[1]["name"], "db-01");
-    let one: serde_json::Value =
-        c.get(format!("{url}/api/virtual-machines/abc-123")).send().await.unwrap().json().await.unwrap();
+    let one: serde_json::Value = c.get(format!("{url}/api/virtual-machines/abc-123")).json_value().await;
     assert_eq!(one["guid"], "abc-123");
 
     c.post(format!("{url}/api/session/logout")).send().await.unwrap();
@@ -64,12 +64,8 @@ async fn infinite_blue_kick_out_and_fixture_methods() {
     let rows: serde_json::Value = c
         .get(format!("{url}/rest/api/selectQuery"))
         .query(&[("sessionId", first.as_str()), ("query", "SELECT id,name,status FROM account"), ("output", "json")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     assert_eq!(rows[0][1], "Acme Corp");
     let created = c
         .post(format!("{url}/rest/api/create2"))
@@ -110,12 +106,8 @@ async fn the_sensnet_cap_scenario_stops_renewing_then_ends_the_ticket() {
     let r: serde_json::Value = c
         .post(format!("{url}/sn/rest/api/login"))
         .form(&[("u", "test1@test.domain"), ("p", "password"), ("n", "cap")])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .json_value()
+        .await;
     let token = r["loginSession"]["token"].as_str().unwrap().to_owned();
     let mut valid_until = Vec::new();
     for _ in 0..5 {

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use insta::assert_snapshot;
 
+use crate::support::JsonValue as _;
 use crate::support::{Reply, Req, TestStand};
 
 const API: &str = "/sn/rest/api";
@@ -293,7 +294,7 @@ async fn the_documented_flow_over_a_real_socket_on_ipv6_loopback() {
     let t = session["token"].as_str().unwrap();
 
     stand.clock().advance(ms("5min 58s 843ms"));
-    let checked: serde_json::Value = c.get(format!("{url}{API}/{t}")).send().await.unwrap().json().await.unwrap();
+    let checked: serde_json::Value = c.get(format!("{url}{API}/{t}")).json_value().await;
     assert_eq!(checked["loginSession"]["validUntil"], "2015-07-14T18:46:51.581+02:00");
 
     let r = c.delete(format!("{url}{API}/{t}")).send().await.unwrap();

@@ -166,6 +166,18 @@ impl Reply {
     }
 }
 
+/// `.json_value()`: send a request that must get an answer, and read the answer as JSON.
+pub trait JsonValue {
+    /// The answer's body as JSON; panics (failing the test) if there is no answer or no JSON.
+    fn json_value(self) -> impl std::future::Future<Output = serde_json::Value>;
+}
+
+impl JsonValue for reqwest::RequestBuilder {
+    async fn json_value(self) -> serde_json::Value {
+        self.send().await.expect("an answer").json().await.expect("a JSON body")
+    }
+}
+
 /// A real HTTP client with a cookie jar (as Python's `requests.Session()` keeps one), bounded in time.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().expect("client")
