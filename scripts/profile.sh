@@ -4,12 +4,13 @@
 #   scripts/profile.sh PROFILE REQUEST [SECONDS=8]
 #     PROFILE: junos-space | oracle-sdm | storware | sensnet | infinite-blue | bare
 #     REQUEST: login | use   (use: the benchmark's authenticated request; bare answers anything)
-# Needs valgrind and wrk (apt-get install -y valgrind wrk).
+# Needs valgrind and wrk (apt-get install -y valgrind wrk). CALLGRIND_OUT=file keeps the raw profile
+# (for callgrind_annotate --tree=calling).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=$1 request=$2 seconds=${3:-8}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -z "${CALLGRIND_OUT:-}" ] || cp "$work/cg.out" "$CALLGRIND_OUT"; rm -rf "$work"' EXIT
 cargo build --release --quiet --bin standin --example bare_reference
 if [ "$profile" = bare ]; then
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, xml_declaration};
 use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
-use crate::wire::{Method, Request, Response, form_pairs};
+use crate::wire::{Method, Request, Response, form_pairs, json};
 
 /// The registry entry.
 pub struct SensNet;
@@ -309,39 +309,26 @@ impl Stand {
             body += "</loginSession>";
             return Response::with(200, "application/xml", body);
         }
-        // A typed body: the keys in their documented (alphabetical) order, serialized without
-        // building a map first (this is on every login and check).
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct LoginSession<'a> {
-            created: &'a str,
-            id: u64,
-            id_user: u64,
-            note: &'a str,
-            role_array: &'a [String],
-            token: &'a str,
-            username: &'a str,
-            #[serde(skip_serializing_if = "Option::is_none")]
-            valid_until: Option<&'a str>,
+        // The keys in their documented (alphabetical) order, written without a map or value
+        // tree (this is on every login and check).
+        let mut b = Vec::with_capacity(256 + s.token.len() + note.len());
+        json::raw(&mut b, &[r#"{"loginSession":{"created":"#]);
+        json::string(&mut b, &created);
+        json::raw(&mut b, &[r#","id":"#, itoa::Buffer::new().format(s.serial), r#","idUser":"#]);
+        json::raw(&mut b, &[itoa::Buffer::new().format(s.account.id), r#","note":"#]);
+        json::string(&mut b, note);
+        json::raw(&mut b, &[r#","roleArray":"#]);
+        json::strings(&mut b, roles);
+        json::raw(&mut b, &[r#","token":"#]);
+        json::string(&mut b, &s.token);
+        json::raw(&mut b, &[r#","username":"#]);
+        json::string(&mut b, &s.account.name);
+        if let Some(v) = &valid_until {
+            json::raw(&mut b, &[r#","validUntil":"#]);
+            json::string(&mut b, v);
         }
-        #[derive(serde::Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Body<'a> {
-            login_session: LoginSession<'a>,
-        }
-        let body = Body {
-            login_session: LoginSession {
-                created: &created,
-                id: s.serial,
-                id_user: s.account.id,
-                note,
-                role_array: roles,
-                token: &s.token,
-                username: &s.account.name,
-                valid_until: valid_until.as_deref(),
-            },
-        };
-        Response::with(200, "application/json", serde_json::to_vec(&body).unwrap_or_default())
+        json::raw(&mut b, &["}}"]);
+        Response::with(200, "application/json", b)
     }
 
     /// ISO-8601 with milliseconds in the stand's time zone: `2015-07-14T15:40:52.738+02:00`.
@@ -410,6 +397,10 @@ fn segments_after_api(path: &str) -> Option<([&str; 4], usize)> {
 /// A percent-decoded path segment. `+` stays `+`; bytes that are not UTF-8 become U+FFFD (as
 /// Java's decoder does), so a garbled name or password is simply a refused login.
 fn decode(segment: &str) -> String {
+    if memchr::memchr(b'%', segment.as_bytes()).is_none() {
+        // Nothing escaped (a ticket as issued): the segment is already the text.
+        return segment.to_owned();
+    }
     percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
 }
 

@@ -17,7 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Handler, Operation, Principal, Profile, Semantic};
 use crate::engine::{Account, Credential, Engine, Login, LoginError, Minted, Policy, SessionView, token};
-use crate::wire::{Method, Request, Response};
+use crate::wire::{self, Method, Request, Response};
 
 /// The registry entry.
 pub struct Storware;
@@ -404,24 +404,27 @@ impl Stand {
         let (success, failure) = (s.activity.last_success, s.activity.last_failure);
         let ip = failure.and_then(|(_, ip)| ip).map(|ip| ip.to_canonical().to_string());
         // Written piece by piece (on every login and GET /api/session): the fixed parts were
-        // serialized once at start-up, the rest with serde_json straight into the body.
+        // serialized once at start-up, the rest straight into the body (see wire::json).
         let mut body = Vec::with_capacity(512);
         let b = &mut body;
-        push(b, &[r#"{"requester":{"guid":"#]);
-        write_json(b, &s.account.guid);
-        push(b, &[r#","name":"#]);
-        write_json(b, &s.account.name);
-        push(b, &[r#"},"infoTourEnabled":"#, &f.info_tour_enabled, r#","lastFailedLoginIp":"#]);
-        write_json(b, &ip);
-        push(b, &[r#","language":"#, &f.language, r#","appUserSettings":"#, &f.app_user_settings]);
-        push(b, &[r#","privileges":"#]);
-        write_json(b, &s.account.roles);
-        push(b, &[r#","endpointsTokens":"#, &f.endpoints_tokens, r#","uiConsoleMode":"#, &f.ui_console_mode]);
-        push(b, &[r#","lastSuccessfulLogin":"#]);
-        write_json(b, &success.map(|(at, _)| at.as_millis()));
-        push(b, &[r#","lastFailedLogin":"#]);
-        write_json(b, &failure.map(|(at, _)| at.as_millis()));
-        push(b, &[r#","uiTimeZone":"#, &f.ui_time_zone, "}"]);
+        wire::json::raw(b, &[r#"{"requester":{"guid":"#]);
+        wire::json::string(b, &s.account.guid);
+        wire::json::raw(b, &[r#","name":"#]);
+        wire::json::string(b, &s.account.name);
+        wire::json::raw(b, &[r#"},"infoTourEnabled":"#, &f.info_tour_enabled, r#","lastFailedLoginIp":"#]);
+        wire::json::value(b, &ip);
+        wire::json::raw(b, &[r#","language":"#, &f.language, r#","appUserSettings":"#, &f.app_user_settings]);
+        wire::json::raw(b, &[r#","privileges":"#]);
+        wire::json::strings(b, &s.account.roles);
+        wire::json::raw(
+            b,
+            &[r#","endpointsTokens":"#, &f.endpoints_tokens, r#","uiConsoleMode":"#, &f.ui_console_mode],
+        );
+        wire::json::raw(b, &[r#","lastSuccessfulLogin":"#]);
+        wire::json::value(b, &success.map(|(at, _)| at.as_millis()));
+        wire::json::raw(b, &[r#","lastFailedLogin":"#]);
+        wire::json::value(b, &failure.map(|(at, _)| at.as_millis()));
+        wire::json::raw(b, &[r#","uiTimeZone":"#, &f.ui_time_zone, "}"]);
         Response::with(status, "application/json", body)
     }
 
@@ -504,17 +507,4 @@ struct AppUserDetails<'a> {
 /// A value as JSON text. Cannot fail for these types: every map key is a string.
 fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
-}
-
-/// `value` as JSON at the end of `out` (strings, numbers, options and lists of strings: these
-/// cannot fail to serialize).
-fn write_json(out: &mut Vec<u8>, value: &impl Serialize) {
-    let _ = serde_json::to_writer(out, value);
-}
-
-/// Already serialized JSON pieces at the end of `out`.
-fn push(out: &mut Vec<u8>, parts: &[&str]) {
-    for p in parts {
-        out.extend_from_slice(p.as_bytes());
-    }
 }

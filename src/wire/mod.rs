@@ -3,6 +3,7 @@
 //! `server` converts actix types into these once per request; profiles, faults and the control
 //! API never see the framework.
 
+pub mod json;
 mod parse;
 
 use std::any::Any;
