@@ -304,16 +304,25 @@ fn fill(core: &Core, response: &mut HttpResponse<impl actix_web::body::MessageBo
 type Headers = Vec<(Cow<'static, str>, Cow<'static, str>)>;
 
 /// A header value without copying: a static one is referenced, an owned one moved; `None` if
-/// it is not valid in HTTP (a control character other than tab).
+/// it is not valid in HTTP (a control character other than tab, or DEL).
 fn header_value(value: Cow<'static, str>) -> Option<HeaderValue> {
-    match value {
-        // Checked first by the rule `from_static` asserts, so that it cannot panic.
-        Cow::Borrowed(s) if s.bytes().all(|b| (32..127).contains(&b) || b == b'\t') => {
-            Some(HeaderValue::from_static(s))
-        }
-        Cow::Borrowed(s) => HeaderValue::from_str(s).ok(),
-        Cow::Owned(s) => HeaderValue::try_from(s).ok(),
+    if !valid_header_value(value.as_bytes()) {
+        return None;
     }
+    let bytes = match value {
+        Cow::Borrowed(s) => Bytes::from_static(s.as_bytes()),
+        Cow::Owned(s) => Bytes::from(s),
+    };
+    // SAFETY: `valid_header_value` accepts exactly the bytes `HeaderValue::from_maybe_shared`
+    // accepts (the proptest below holds them equal, and debug builds, which run the test suite,
+    // re-check every value inside this call). `http` checks byte by byte with an early exit;
+    // this check is branch-free and vectorized, which matters for a Set-Cookie on every login.
+    Some(unsafe { HeaderValue::from_maybe_shared_unchecked(bytes) })
+}
+
+/// What `http` accepts in a header value: visible ASCII, space, tab and obs-text (0x80-0xFF).
+fn valid_header_value(b: &[u8]) -> bool {
+    b.iter().fold(true, |ok, &c| ok & ((c >= 0x20 && c != 0x7f) || c == b'\t'))
 }
 
 fn status_of(r: &Response) -> StatusCode {
@@ -325,4 +334,35 @@ fn to_actix(core: &Core, r: Response) -> HttpResponse {
     let mut response = HttpResponse::with_body(status, r.body);
     fill(core, &mut response, r.headers);
     response.map_into_boxed_body()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn header_values_are_checked_as_http_checks_them(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(valid_header_value(&b), HeaderValue::from_bytes(&b).is_ok());
+        }
+
+        #[test]
+        fn header_values_keep_their_bytes(s in "[ -~\t\u{80}-\u{10ffff}]{0,30}") {
+            let v = header_value(Cow::Owned(s.clone())).unwrap();
+            prop_assert_eq!(v.as_bytes(), s.as_bytes());
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused() {
+        for bad in ["a\nb", "a\rb", "\0", "del\u{7f}"] {
+            assert!(header_value(Cow::Borrowed(bad)).is_none(), "{bad:?}");
+            assert!(header_value(Cow::Owned(bad.to_owned())).is_none(), "{bad:?}");
+        }
+        assert_eq!(
+            header_value(Cow::Borrowed("text/xml; charset=\"utf-8\"\t")).unwrap(),
+            "text/xml; charset=\"utf-8\"\t"
+        );
+    }
 }
