@@ -305,24 +305,28 @@ impl Engine {
                 return Err(LoginError::StandFull);
             }
         }
-        let minted = loop {
-            let m = mint(&mut state.rng);
-            if state.store.get(&m.token).is_none() {
-                break m;
-            }
-        };
         state.serial += 1;
         let idle = attempt.idle.unwrap_or(policy.idle_timeout);
-        let session = Session::new(account, state.serial, now, idle, minted.note.map(String::into_boxed_str));
-        let token: Arc<str> = Arc::from(minted.token);
-        if let Some(due) = policy::expires_at(&session, policy) {
-            state.store.schedule(token.clone(), due);
-        }
         let activity = &mut state.activity[account.0 as usize];
         activity.last_success = Some((now, attempt.peer));
         activity.failures_in_a_row = 0;
-        let view = self.view(&state, token.clone(), &session);
-        state.store.insert(token, session);
+        // A token is minted again in the (unlikely) case that it is taken; one lookup otherwise.
+        let minted = mint(&mut state.rng);
+        let mut token: Arc<str> = Arc::from(minted.token);
+        let mut session = Session::new(account, state.serial, now, idle, minted.note.map(String::into_boxed_str));
+        let view = loop {
+            let view = self.view(&state, token.clone(), &session);
+            match state.store.insert_new(token.clone(), session) {
+                Ok(()) => break view,
+                Err((_, s)) => {
+                    token = Arc::from(mint(&mut state.rng).token);
+                    session = s;
+                }
+            }
+        };
+        if let Some(due) = view.expires_at {
+            state.store.schedule(token, due);
+        }
         Ok(view)
     }
 

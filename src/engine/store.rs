@@ -57,8 +57,10 @@ pub trait Store: Send {
     fn get(&self, token: &str) -> Option<&Session>;
     /// The stored (shared) key for `token`, with its record.
     fn get_key_value(&self, token: &str) -> Option<(&Arc<str>, &Session)>;
-    /// Stores a new record.
+    /// Stores a record, replacing any with the same token.
     fn insert(&mut self, token: Arc<str>, session: Session);
+    /// Stores a record if no record has its token (one lookup); else hands the record back.
+    fn insert_new(&mut self, token: Arc<str>, session: Session) -> Result<(), (Arc<str>, Session)>;
     /// Records a use of `token` at `last_used`; `false` if there is no such record.
     fn touch(&mut self, token: &str, last_used: Timestamp) -> bool;
     /// Removes and returns the record for `token`.
@@ -149,14 +151,42 @@ impl Records {
     }
 
     /// Inserts a record whose token is not stored yet.
-    fn insert_new(&mut self, token: Arc<str>, session: Session) {
-        if self.shards.is_empty() {
-            self.shards = (0..SHARDS).map(|_| HashTable::new()).collect();
-        }
+    fn insert_unique(&mut self, token: Arc<str>, session: Session) {
         let (hash, shard) = self.locate(&token);
+        self.allocate();
         let hasher = &self.hasher;
         self.shards[shard].insert_unique(hash, (token, session), |(k, _)| hasher.hash_one(&**k));
         self.len += 1;
+    }
+
+    /// Inserts a record if `token` is not stored yet (one hash, one probe), its slot in its
+    /// account's index given by `slot`; else hands the record back without calling `slot`.
+    fn try_insert(
+        &mut self,
+        token: Arc<str>,
+        mut session: Session,
+        slot: impl FnOnce(&Arc<str>) -> u32,
+    ) -> Result<(), (Arc<str>, Session)> {
+        let (hash, shard) = self.locate(&token);
+        self.allocate();
+        let hasher = &self.hasher;
+        let table = &mut self.shards[shard];
+        match table.entry(hash, |(k, _)| **k == *token, |(k, _)| hasher.hash_one(&**k)) {
+            hashbrown::hash_table::Entry::Occupied(_) => Err((token, session)),
+            hashbrown::hash_table::Entry::Vacant(v) => {
+                session.slot = slot(&token);
+                v.insert((token, session));
+                self.len += 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// The tables, allocated on the first insert so that an idle stand costs nothing.
+    fn allocate(&mut self) {
+        if self.shards.is_empty() {
+            self.shards = (0..SHARDS).map(|_| HashTable::new()).collect();
+        }
     }
 
     fn remove(&mut self, token: &str) -> Option<(Arc<str>, Session)> {
@@ -240,7 +270,16 @@ impl Store for MemoryStore {
             self.users.resize_with(account + 1, Bag::default);
         }
         session.slot = self.users[account].push(token.clone());
-        self.records.insert_new(token, session);
+        self.records.insert_unique(token, session);
+    }
+
+    fn insert_new(&mut self, token: Arc<str>, session: Session) -> Result<(), (Arc<str>, Session)> {
+        let account = session.account.0 as usize;
+        if self.users.len() <= account {
+            self.users.resize_with(account + 1, Bag::default);
+        }
+        let users = &mut self.users[account];
+        self.records.try_insert(token, session, |t| users.push(t.clone()))
     }
 
     fn touch(&mut self, token: &str, last_used: Timestamp) -> bool {
