@@ -4,7 +4,8 @@
 //! each benchmarked request with the exact bytes Standin sent for it, with no session logic: the
 //! physical-limit reference. Prints a markdown table. `PERF_SECS` sets the seconds per load run
 //! (default 4), `PERF_RUNS` the alternating runs per side whose median counts (default 3),
-//! `PERF_WORKERS` the worker threads of both servers (default 1), and `PERF_ONLY`
+//! `PERF_WORKERS` the worker threads of both servers (default 1), `PERF_PIN=0` leaves the servers
+//! and wrk unpinned (by default the servers run on CPU 0 and wrk on CPU 1), and `PERF_ONLY`
 //! (comma-separated profile ids) runs just the throughput table for those profiles.
 
 use std::collections::HashMap;
@@ -33,6 +34,27 @@ fn only() -> Option<Vec<String>> {
 /// Runs per side and row of the throughput table (`PERF_RUNS`, default 3); the median counts.
 fn runs() -> usize {
     std::env::var("PERF_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1)
+}
+
+/// Whether the servers run on CPU 0 and wrk on CPU 1 (`PERF_PIN=0` turns it off; needs two CPUs
+/// and `taskset`): the load generator and the server under test then never share a core, and
+/// neither migrates between runs, which steadies the ratios on a small machine.
+fn pinned() -> bool {
+    static PINNED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *PINNED.get_or_init(|| {
+        std::env::var("PERF_PIN").map_or(true, |v| v != "0")
+            && std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+            && Command::new("taskset").arg("-V").output().is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Puts this process (every thread so far, and so every thread and child it starts later) on CPU 0.
+fn pin_servers() {
+    if pinned() {
+        let pid = std::process::id().to_string();
+        let ok = Command::new("taskset").args(["-a", "-pc", "0", &pid]).output().is_ok_and(|o| o.status.success());
+        assert!(ok, "taskset could not pin the benchmark to CPU 0");
+    }
 }
 
 fn workers() -> usize {
@@ -183,7 +205,14 @@ fn lua_for(reqs: &[Req]) -> String {
 fn wrk(addr: SocketAddr, reqs: &[Req], connections: u32, secs: u64) -> Load {
     let script = std::env::temp_dir().join(format!("standin-perf-{}-{}.lua", std::process::id(), rand_id()));
     std::fs::write(&script, lua_for(reqs)).unwrap();
-    let out = Command::new("wrk")
+    let mut command = if pinned() {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "1", "wrk"]);
+        c
+    } else {
+        Command::new("wrk")
+    };
+    let out = command
         .args(["-t1", &format!("-c{connections}"), &format!("-d{secs}s"), "--latency", "-s"])
         .arg(&script)
         .arg(format!("http://{addr}"))
@@ -388,6 +417,7 @@ fn verdict(ok: bool) -> &'static str {
 fn main() {
     // `cargo bench` passes --bench; any other argument filters nothing here.
     let secs = secs();
+    pin_servers();
     let mut report = String::new();
     let mut line = |s: String| {
         println!("{s}");
@@ -395,9 +425,10 @@ fn main() {
         report.push('\n');
     };
     line(format!(
-        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, median of {} alternating runs",
+        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, median of {} alternating runs, {}",
         workers(),
-        runs()
+        runs(),
+        if pinned() { "servers on CPU 0 and wrk on CPU 1" } else { "not pinned to CPUs" }
     ));
     line(String::new());
 
