@@ -276,3 +276,15 @@ async fn the_same_run_twice_gives_identical_bytes_and_journals() {
     assert_eq!(a, b);
     assert!(a.0.iter().any(|r| r.starts_with("503")) && a.0.iter().any(|r| r.starts_with("200")), "{:?}", a.0);
 }
+
+/// Header names on the wire are spelled as the vendors' servlet containers spell them:
+/// camel-cased, and `WWW-Authenticate` as RFC 7235 writes it (not `Www-Authenticate`).
+#[actix_web::test]
+async fn header_names_are_spelled_as_servlet_containers_spell_them() {
+    let s = stand("").await;
+    let (got, _) = raw(s.addr(), format!("GET {USERS} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).await;
+    let head = String::from_utf8_lossy(&got);
+    assert!(head.starts_with("HTTP/1.1 401 "), "{head}");
+    assert!(head.contains("\r\nWWW-Authenticate: Basic realm=\"Junos Space\"\r\n"), "{head}");
+    assert!(head.contains("\r\nContent-Length: ") && head.contains("\r\nDate: "), "{head}");
+}

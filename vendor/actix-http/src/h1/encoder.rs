@@ -178,7 +178,10 @@ pub(crate) trait MessageType: Sized {
                 // SAFETY: on each write, it is enough to ensure that the advancement of
                 // the cursor matches the number of bytes written
                 unsafe {
-                    if camel_case {
+                    if camel_case && k == b"www-authenticate" {
+                        // Standin: servlet containers spell it as RFC 7235 does, not camel-cased.
+                        write_data(b"WWW-Authenticate", buf, k_len);
+                    } else if camel_case {
                         // use Camel-Case headers
                         write_camel_case(k, buf, k_len);
                     } else {
