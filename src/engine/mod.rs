@@ -318,8 +318,10 @@ impl Engine {
             let view = self.view(&state, token.clone(), &session);
             match state.store.insert_new(token.clone(), session) {
                 Ok(()) => break view,
-                Err((_, s)) => {
-                    token = Arc::from(mint(&mut state.rng).token);
+                Err((_, mut s)) => {
+                    let again = mint(&mut state.rng);
+                    token = Arc::from(again.token);
+                    s.note = again.note.map(String::into_boxed_str);
                     session = s;
                 }
             }
