@@ -152,3 +152,29 @@ fn a_client_that_logs_in_forever_leaves_the_store_bounded() {
     engine.purge(4096);
     assert_eq!(engine.stored(), 0);
 }
+
+#[test]
+fn a_taken_token_is_minted_again_with_its_own_note() {
+    let accounts = vec![Account { name: "ann".into(), password: "pw".into(), ..Account::default() }];
+    let start = Timestamp::from_millis(0);
+    let engine = Engine::new(
+        Setup { stand_id: "t".into(), accounts, policy: Policy::default(), seed: Some(1), clock_start: Some(start) },
+        Clock::manual(start),
+    );
+    let fixed = |token: &str, note: &str| Minted { token: token.into(), note: Some(note.into()) };
+    let first = engine.login(Login::password("ann", "pw"), |_| fixed("taken", "first")).unwrap();
+    // The second login's first mint collides with the stored token; its second does not.
+    let mints = std::cell::Cell::new(0);
+    let second = engine
+        .login(Login::password("ann", "pw"), |_| {
+            mints.set(mints.get() + 1);
+            if mints.get() == 1 { fixed("taken", "collided") } else { fixed("fresh", "second") }
+        })
+        .unwrap();
+    assert_eq!(mints.get(), 2);
+    assert_eq!((&*second.token, second.note.as_deref()), ("fresh", Some("second")));
+    assert_eq!(engine.stored(), 2);
+    let still = engine.authenticate("taken").unwrap();
+    assert_eq!((still.serial, still.note.as_deref()), (first.serial, Some("first")));
+    assert_eq!(engine.authenticate("fresh").unwrap().note.as_deref(), Some("second"));
+}
