@@ -5,7 +5,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::header::HeaderValue;
 use parking_lot::Mutex;
 
 use crate::control;
@@ -16,7 +15,7 @@ use crate::profiles::{self, Handler, Operation, Semantic};
 use crate::scenario::{Scenario, StandSpec, parse_span};
 use crate::server;
 use crate::tls::Tls;
-use crate::wire::{Outcome, Request, Response, Transport};
+use crate::wire::{HeaderValue, Outcome, Request, Response, Transport};
 
 /// How often the background purge looks for expired sessions (in wall time).
 const PURGE_EVERY: Duration = Duration::from_millis(500);

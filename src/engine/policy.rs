@@ -77,14 +77,8 @@ pub fn check(s: &Session, p: &Policy, now: Timestamp) -> Result<(), Expiry> {
     Ok(())
 }
 
-/// The session after a successful use at `now`.
-pub fn touched(s: &Session, p: &Policy, now: Timestamp) -> Session {
-    let mut t = s.clone();
-    t.last_used = used_at(s, p, now);
-    t
-}
-
-/// The session's `last_used` after a successful use at `now` (what [`touched`] sets).
+/// The session's `last_used` after a successful use at `now`: moved on only if the policy
+/// renews on use.
 pub fn used_at(s: &Session, p: &Policy, now: Timestamp) -> Timestamp {
     if p.renew_on_use && now > s.last_used { now } else { s.last_used }
 }
@@ -125,6 +119,6 @@ mod tests {
     fn no_renewal_when_policy_says_so() {
         let p = Policy { renew_on_use: false, ..Policy::default() };
         let s = session(p.idle_timeout);
-        assert_eq!(touched(&s, &p, Timestamp::from_millis(5_000)).last_used, s.last_used);
+        assert_eq!(used_at(&s, &p, Timestamp::from_millis(5_000)), s.last_used);
     }
 }

@@ -327,8 +327,6 @@ impl Stand {
     }
 }
 
-/// The form body of a POST (a missing `Content-Type` is taken as a form, as servlet clients
-/// that build the body by hand often omit it).
 /// The query's and the form body's pairs, decoded once per request (a request asks for several
 /// parameters, each from every source in turn).
 #[derive(Clone)]
@@ -346,6 +344,8 @@ impl Pairs {
     }
 }
 
+/// The form body of a POST (a missing `Content-Type` is taken as a form, as servlet clients
+/// that build the body by hand often omit it).
 fn form_body(req: &Request) -> Option<&[u8]> {
     (req.method == Method::POST && (req.is_form() || req.content_type().is_none())).then_some(&req.body[..])
 }

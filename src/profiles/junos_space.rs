@@ -290,8 +290,13 @@ enum Pair {
     Valid(String),
 }
 
+/// The JSESSIONIDSSO and JSESSIONID cookies, if both are there.
+fn cookie_pair(req: &Request) -> Option<(String, String)> {
+    Some((req.cookie("JSESSIONIDSSO")?, req.cookie("JSESSIONID")?))
+}
+
 fn pair(engine: &Engine, req: &Request) -> Pair {
-    let (Some(sso), Some(jsessionid)) = (req.cookie("JSESSIONIDSSO"), req.cookie("JSESSIONID")) else {
+    let Some((sso, jsessionid)) = cookie_pair(req) else {
         return Pair::Missing;
     };
     match engine.peek(&sso) {
@@ -307,7 +312,7 @@ fn basic(req: &Request) -> std::borrow::Cow<'_, Option<(String, String)>> {
 }
 
 fn login_status(engine: &Engine, req: &Request) -> Response {
-    let (Some(sso), Some(jsessionid)) = (req.cookie("JSESSIONIDSSO"), req.cookie("JSESSIONID")) else {
+    let Some((sso, jsessionid)) = cookie_pair(req) else {
         return not_logged_in();
     };
     // The pair must match; only then is the use recorded (one engine call, as `pair` + use).

@@ -96,6 +96,7 @@ pub fn wants(accept: Option<&str>, suffix: &str) -> bool {
 
 /// Name/value pairs of a query string or form body, percent- and `+`-decoded; invalid UTF-8 is
 /// replaced, never fatal.
+///
 /// The same pairs as `form_urlencoded::parse` (a proptest holds them equal), with the common
 /// case made cheap: a name or value with no `+` or `%` that is UTF-8 is taken as it is, without
 /// the crate's byte-by-byte decoding and lossy UTF-8 pass (a query or login form on every request).
