@@ -150,15 +150,6 @@ impl Records {
         self.shards.get_mut(shard)?.find_mut(hash, |(k, _)| **k == *token).map(|(_, s)| s)
     }
 
-    /// Inserts a record whose token is not stored yet.
-    fn insert_unique(&mut self, token: Arc<str>, session: Session) {
-        let (hash, shard) = self.locate(&token);
-        self.allocate();
-        let hasher = &self.hasher;
-        self.shards[shard].insert_unique(hash, (token, session), |(k, _)| hasher.hash_one(&**k));
-        self.len += 1;
-    }
-
     /// Inserts a record if `token` is not stored yet (one hash, one probe), its slot in its
     /// account's index given by `slot`; else hands the record back without calling `slot`.
     fn try_insert(
@@ -263,14 +254,10 @@ impl Store for MemoryStore {
         self.records.get(token).map(|(k, s)| (k, s))
     }
 
-    fn insert(&mut self, token: Arc<str>, mut session: Session) {
+    fn insert(&mut self, token: Arc<str>, session: Session) {
         self.delete(&token);
-        let account = session.account.0 as usize;
-        if self.users.len() <= account {
-            self.users.resize_with(account + 1, Bag::default);
-        }
-        session.slot = self.users[account].push(token.clone());
-        self.records.insert_unique(token, session);
+        // Cannot be refused: the token was just removed.
+        let _ = self.insert_new(token, session);
     }
 
     fn insert_new(&mut self, token: Arc<str>, session: Session) -> Result<(), (Arc<str>, Session)> {
