@@ -338,10 +338,14 @@ struct Pairs {
 impl Pairs {
     fn of(req: &Request) -> std::borrow::Cow<'_, Pairs> {
         req.parsed(|req| Pairs {
-            query: form_pairs(req.query.as_bytes()).collect(),
-            form: form_body(req).map(|b| form_pairs(b).collect()).unwrap_or_default(),
+            query: owned_pairs(req.query.as_bytes()),
+            form: form_body(req).map(owned_pairs).unwrap_or_default(),
         })
     }
+}
+
+fn owned_pairs(input: &[u8]) -> Vec<(String, String)> {
+    form_pairs(input).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
 }
 
 /// The form body of a POST (a missing `Content-Type` is taken as a form, as servlet clients

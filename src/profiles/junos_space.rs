@@ -272,8 +272,9 @@ fn certificate_account(engine: &Engine, req: &Request) -> Option<AccountId> {
 /// (never idles out, as a servlet session interval of 0 does), `Err` with the value when it is not
 /// a non-negative number of seconds.
 fn maxage(req: &Request) -> Result<Option<Option<Duration>>, String> {
-    let from_form =
-        || req.is_form().then(|| form_pairs(&req.body).find(|(k, _)| k == "maxage").map(|(_, v)| v)).flatten();
+    let from_form = || {
+        req.is_form().then(|| form_pairs(&req.body).find(|(k, _)| k == "maxage").map(|(_, v)| v.into_owned())).flatten()
+    };
     let Some(raw) = req.query_param("maxage").or_else(from_form) else { return Ok(None) };
     match raw.trim().parse::<u64>() {
         Ok(0) => Ok(Some(None)),

@@ -6,7 +6,7 @@
 //! and `validUntil` is the engine's `expires_at` printed in the stand's fixed time zone. A dead
 //! ticket checks as 204 No Content, as the vendor documents.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -268,7 +268,13 @@ impl Stand {
     }
 
     fn login(&self, engine: &Engine, req: &Request, user: &str, password: &str, note: &str) -> Response {
-        let note = ["[", &java_host_address(req.peer), " ", req.method.as_str(), "] ", note].concat();
+        let mut note_text = String::with_capacity(24 + note.len());
+        note_text.push('[');
+        push_java_host_address(&mut note_text, req.peer);
+        for part in [" ", req.method.as_str(), "] ", note] {
+            note_text.push_str(part);
+        }
+        let note = note_text;
         let attempt = Login::password(user, password).from_peer(req.peer);
         let minted = engine.login(attempt, |rng| Minted { token: token::uuid_v4(rng), note: Some(note.clone()) });
         match minted {
@@ -361,13 +367,13 @@ impl LoginForm {
     fn read(req: &Request) -> Self {
         let (mut user, mut password, mut note) = (None, None, None);
         for (k, v) in form_pairs(&req.body) {
-            let slot = match k.as_str() {
+            let slot = match &*k {
                 "u" => &mut user,
                 "p" => &mut password,
                 "n" => &mut note,
                 _ => continue,
             };
-            slot.get_or_insert(v);
+            slot.get_or_insert_with(|| v.into_owned());
         }
         LoginForm {
             user: user.unwrap_or_default(),
@@ -431,15 +437,26 @@ fn prefers_xml(accept: Option<&str>) -> bool {
 
 /// The client address as Java's `InetAddress.getHostAddress()` prints it: IPv4 dotted, IPv6 in
 /// the full, uncompressed form (`0:0:0:0:0:0:0:1`), IPv4-mapped IPv6 as IPv4.
-fn java_host_address(peer: Option<IpAddr>) -> String {
-    match peer {
-        Some(IpAddr::V4(v4)) => v4.to_string(),
+/// Appended to `out` (on every login: digits by `itoa`, not `Display`'s formatter).
+fn push_java_host_address(out: &mut String, peer: Option<IpAddr>) {
+    let v4 = match peer {
+        Some(IpAddr::V4(v4)) => v4,
         Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => v6.segments().iter().map(|g| format!("{g:x}")).collect::<Vec<_>>().join(":"),
+            Some(v4) => v4,
+            None => {
+                let groups: Vec<String> = v6.segments().iter().map(|g| format!("{g:x}")).collect();
+                out.push_str(&groups.join(":"));
+                return;
+            }
         },
         // Only requests built in-process have no peer.
-        None => "127.0.0.1".into(),
+        None => Ipv4Addr::LOCALHOST,
+    };
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(itoa::Buffer::new().format(octet));
     }
 }
 
@@ -486,6 +503,12 @@ mod tests {
 
     #[test]
     fn ipv6_prints_in_java_long_form_and_mapped_ipv4_as_dotted() {
+        let java_host_address = |peer| {
+            let mut out = String::new();
+            push_java_host_address(&mut out, peer);
+            out
+        };
+        assert_eq!(java_host_address(None), "127.0.0.1");
         assert_eq!(java_host_address(Some(IpAddr::V6(Ipv6Addr::LOCALHOST))), "0:0:0:0:0:0:0:1");
         assert_eq!(java_host_address(Some("fe80::1:abcd".parse().unwrap())), "fe80:0:0:0:0:0:1:abcd");
         assert_eq!(java_host_address(Some("::ffff:10.0.0.7".parse().unwrap())), "10.0.0.7");

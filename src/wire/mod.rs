@@ -140,7 +140,7 @@ impl Request {
 
     /// The first query parameter called `name`, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        form_pairs(self.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v)
+        form_pairs(self.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
     }
 
     /// The media type of the body, lowercase, without parameters.
