@@ -212,6 +212,14 @@ mod tests {
     fn rfc3339_round_trips_with_millis() {
         let t = Timestamp::parse_rfc3339("2015-07-14T15:40:52.738+02:00").unwrap();
         assert_eq!(t.to_rfc3339(), "2015-07-14T13:40:52.738Z");
+        for (ms, text) in [
+            (-62_167_219_200_000, "0000-01-01T00:00:00.000Z"),
+            (253_402_300_799_999, "9999-12-31T23:59:59.999Z"),
+            (1_709_164_800_000, "2024-02-29T00:00:00.000Z"),
+            (-1, "1969-12-31T23:59:59.999Z"),
+        ] {
+            assert_eq!(Timestamp::from_millis(ms).to_rfc3339(), text);
+        }
         assert_eq!(
             Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap().to_http_date(),
             "Thu, 01 Jan 2026 00:00:00 GMT"

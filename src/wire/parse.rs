@@ -117,7 +117,8 @@ pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, s
 /// digits stays as it is), then lossy UTF-8, as `form_urlencoded` decodes it. A `+` that an
 /// escape decodes to (`%2B`) stays a `+`, which one pass gives for free.
 fn form_decode(text: &[u8]) -> Cow<'_, str> {
-    if memchr::memchr2(b'+', b'%', text).is_none() {
+    // Branch-free: the pieces are a few bytes, too short for memchr's set-up to pay.
+    if !text.iter().fold(false, |found, &b| found | (b == b'+') | (b == b'%')) {
         return String::from_utf8_lossy(text);
     }
     let mut out = Vec::with_capacity(text.len());
