@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic};
 use crate::engine::{Account, Credential, Engine, Login, LoginError, Minted, Policy, SessionView, token};
@@ -300,7 +300,10 @@ impl Handler for Stand {
             Route::NodeLogin => &self.options.node_login_field,
             _ => return None,
         };
-        body_fields(req).as_ref().as_ref().ok()?.get(field)?.as_str().map(str::to_owned)
+        match body_fields(req).as_ref().as_ref().ok()?.get(field)? {
+            Field::Text(text) => Some(text.clone()),
+            Field::Null | Field::Other => None,
+        }
     }
 
     fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
@@ -317,7 +320,7 @@ impl Handler for Stand {
 }
 
 /// Why a login body gives no credential.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Refusal {
     /// Not JSON, not an object, or a field of the wrong type: 400.
     Malformed,
@@ -471,19 +474,103 @@ fn credentials(req: &Request, user: &str, password: &str) -> Result<(String, Str
 
 /// The body as a JSON object. An empty body is malformed, as Spring's "Required request body is
 /// missing" is. Unknown fields are ignored.
-fn body_fields(req: &Request) -> Cow<'_, Result<Map<String, Value>, Refusal>> {
-    req.parsed(|req| match serde_json::from_slice(&req.body) {
-        Ok(Value::Object(fields)) => Ok(fields),
-        _ => Err(Refusal::Malformed),
-    })
+fn body_fields(req: &Request) -> Cow<'_, Result<Fields, Refusal>> {
+    req.parsed(|req| serde_json::from_slice(&req.body).map_err(|_| Refusal::Malformed))
 }
 
 /// A string field: `None` if absent or `null`, malformed if of another type.
-fn string_field(fields: &Map<String, Value>, name: &str) -> Result<Option<String>, Refusal> {
+fn string_field(fields: &Fields, name: &str) -> Result<Option<String>, Refusal> {
     match fields.get(name) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Refusal::Malformed),
+        None | Some(Field::Null) => Ok(None),
+        Some(Field::Text(s)) => Ok(Some(s.clone())),
+        Some(Field::Other) => Err(Refusal::Malformed),
+    }
+}
+
+/// A login body's top-level fields, in order, repeats kept (the last wins, as with Jackson).
+/// Read straight from the JSON with nested values skipped, rather than through a
+/// `serde_json::Value` tree (a map, a string per key and value: this is every login).
+#[derive(Clone, Debug, PartialEq)]
+struct Fields(Vec<(String, Field)>);
+
+/// What a login needs to know of a field's value.
+#[derive(Clone, Debug, PartialEq)]
+enum Field {
+    Null,
+    Text(String),
+    /// A number, boolean, array or object.
+    Other,
+}
+
+impl Fields {
+    fn get(&self, name: &str) -> Option<&Field> {
+        self.0.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object;
+        impl<'de> serde::de::Visitor<'de> for Object {
+            type Value = Fields;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Fields, A::Error> {
+                let mut fields = Vec::with_capacity(map.size_hint().unwrap_or(2));
+                while let Some((key, value)) = map.next_entry::<String, Field>()? {
+                    fields.push((key, value));
+                }
+                Ok(Fields(fields))
+            }
+        }
+        d.deserialize_map(Object)
+    }
+}
+
+impl<'de> Deserialize<'de> for Field {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{IgnoredAny, MapAccess, SeqAccess};
+        struct Any;
+        impl<'de> serde::de::Visitor<'de> for Any {
+            type Value = Field;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Field, E> {
+                Ok(Field::Text(v.to_owned()))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Field, E> {
+                Ok(Field::Text(v))
+            }
+            fn visit_unit<E>(self) -> Result<Field, E> {
+                Ok(Field::Null)
+            }
+            fn visit_none<E>(self) -> Result<Field, E> {
+                Ok(Field::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Field, E> {
+                Ok(Field::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Field, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Field, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Field::Other)
+            }
+        }
+        d.deserialize_any(Any)
     }
 }
 
@@ -507,4 +594,74 @@ struct AppUserDetails<'a> {
 /// A value as JSON text. Cannot fail for these types: every map key is a string.
 fn json(value: &impl Serialize) -> String {
     serde_json::to_string(value).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value};
+
+    use super::*;
+
+    /// The reading `Fields` replaced: a `serde_json::Value` object.
+    fn through_value(body: &[u8], name: &str) -> Result<Option<Field>, Refusal> {
+        let fields: Map<String, Value> = match serde_json::from_slice(body) {
+            Ok(Value::Object(fields)) => fields,
+            _ => return Err(Refusal::Malformed),
+        };
+        Ok(fields.get(name).map(|v| match v {
+            Value::Null => Field::Null,
+            Value::String(s) => Field::Text(s.clone()),
+            _ => Field::Other,
+        }))
+    }
+
+    proptest! {
+        #[test]
+        fn fields_read_as_a_json_object_does(body in prop_oneof![
+            // Token soup: mostly malformed, sometimes not.
+            proptest::collection::vec(
+                prop_oneof![
+                    Just("{"), Just("}"), Just("["), Just("]"), Just(":"), Just(","), Just(" "),
+                    Just("\"login\""), Just("\"password\""), Just("\"x\""), Just("\"a\\u00e9\\\"\""),
+                    Just("null"), Just("true"), Just("-1.5e3"), Just("7"), Just("\"login\":\"admin\""),
+                ],
+                0..16,
+            ).prop_map(|t| t.concat()),
+            // Objects: repeated keys, every kind of value.
+            proptest::collection::vec(
+                (
+                    prop_oneof![Just("login"), Just("password"), Just("x")],
+                    prop_oneof![
+                        Just("null"), Just("\"admin\""), Just("\"v\\u00e9\\n\""), Just("0"), Just("false"),
+                        Just("[1,[null],{}]"), Just("{\"login\":\"inner\"}"),
+                    ],
+                ),
+                0..5,
+            ).prop_map(|kv| {
+                let entries: Vec<String> = kv.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                format!("{{{}}}", entries.join(","))
+            }),
+        ]) {
+            let fields: Result<Fields, _> = serde_json::from_slice(body.as_bytes());
+            for name in ["login", "password", "x"] {
+                let got = match &fields {
+                    Ok(f) => Ok(f.get(name).cloned()),
+                    Err(_) => Err(Refusal::Malformed),
+                };
+                prop_assert_eq!(got, through_value(body.as_bytes(), name), "{} in {}", name, body);
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_key_wins_and_nested_values_are_other() {
+        let body = br#"{"login":"a","password":[1,{"x":null}],"login":"b","x":null}"#;
+        let fields: Fields = serde_json::from_slice(body).unwrap();
+        assert_eq!(fields.get("login"), Some(&Field::Text("b".into())));
+        assert_eq!(fields.get("password"), Some(&Field::Other));
+        assert_eq!(fields.get("x"), Some(&Field::Null));
+        assert!(serde_json::from_slice::<Fields>(b"[]").is_err());
+        assert!(serde_json::from_slice::<Fields>(b"").is_err());
+    }
 }
