@@ -412,7 +412,7 @@ fn decode(segment: &str) -> String {
 
 /// XML text content, escaped as JAXB does (`&`, `<`, `>` only).
 fn text(s: &str) -> std::borrow::Cow<'_, str> {
-    quick_xml::escape::partial_escape(s)
+    super::xml::partial_escape(s)
 }
 
 /// `true` if `Accept` ranks an XML type above JSON (ties and no Accept: JSON, the vendor's first).
