@@ -167,17 +167,19 @@ fn replaced(text: &str, needle: &str) -> Option<String> {
 pub fn mask_query(query: &str) -> Option<String> {
     let mut out: Option<String> = None;
     let (mut at, mut copied) = (0, 0);
-    for pair in query.split('&') {
-        if let Some((k, _)) = pair.split_once('=')
-            && is_secret_name(k)
+    let bytes = query.as_bytes();
+    while at <= bytes.len() {
+        let end = memchr::memchr(b'&', &bytes[at..]).map_or(bytes.len(), |i| at + i);
+        // `&` and `=` are ASCII: every cut is on a character boundary.
+        if let Some(eq) = memchr::memchr(b'=', &bytes[at..end])
+            && is_secret_name(&query[at..at + eq])
         {
             let o = out.get_or_insert_with(|| String::with_capacity(query.len()));
-            o.push_str(&query[copied..at]);
-            o.push_str(k);
+            o.push_str(&query[copied..at + eq]);
             o.push_str("=***");
-            copied = at + pair.len();
+            copied = end;
         }
-        at += pair.len() + 1;
+        at = end + 1;
     }
     let mut o = out?;
     o.push_str(&query[copied..]);
@@ -201,7 +203,36 @@ fn is_secret_name(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// `mask_query` as it was first written, pair by pair with `split`: the reference.
+    fn mask_query_by_split(query: &str) -> Option<String> {
+        let mut masked = false;
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if is_secret_name(k) => {
+                    masked = true;
+                    format!("{k}=***")
+                }
+                _ => pair.to_owned(),
+            })
+            .collect();
+        masked.then(|| pairs.join("&"))
+    }
+
+    proptest! {
+        #[test]
+        fn mask_query_masks_as_splitting_does(parts in proptest::collection::vec(
+            prop_oneof![Just("&"), Just("="), Just("sessionId"), Just("p"), Just("x"), Just("é"), Just("Token"), Just("")],
+            0..12,
+        )) {
+            let query = parts.concat();
+            prop_assert_eq!(mask_query(&query), mask_query_by_split(&query));
+        }
+    }
 
     #[test]
     fn the_ring_keeps_the_newest() {

@@ -104,12 +104,24 @@ pub fn wants(accept: Option<&str>, suffix: &str) -> bool {
 /// with escapes is decoded in one pass into one buffer (the crate decodes byte by byte through an
 /// iterator, then again for the lossy UTF-8 pass: a query or login form on every request).
 pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
-    input.split(|&b| b == b'&').filter(|pair| !pair.is_empty()).map(|pair| {
-        let (name, value) = match memchr::memchr(b'=', pair) {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, &pair[pair.len()..]),
-        };
-        (form_decode(name), form_decode(value))
+    let mut rest = input;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let end = memchr::memchr(b'&', rest).unwrap_or(rest.len());
+            let pair = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or_default();
+            if pair.is_empty() {
+                continue;
+            }
+            let (name, value) = match memchr::memchr(b'=', pair) {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            return Some((form_decode(name), form_decode(value)));
+        }
     })
 }
 
@@ -118,8 +130,12 @@ pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, s
 /// escape decodes to (`%2B`) stays a `+`, which one pass gives for free.
 fn form_decode(text: &[u8]) -> Cow<'_, str> {
     // Branch-free: the pieces are a few bytes, too short for memchr's set-up to pay.
-    if !text.iter().fold(false, |found, &b| found | (b == b'+') | (b == b'%')) {
-        return String::from_utf8_lossy(text);
+    if !text.iter().any(|&b| b == b'+' || b == b'%') {
+        // `from_utf8` first: `from_utf8_lossy` walks valid text chunk by chunk, slowly.
+        return match std::str::from_utf8(text) {
+            Ok(plain) => Cow::Borrowed(plain),
+            Err(_) => String::from_utf8_lossy(text),
+        };
     }
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
