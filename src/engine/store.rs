@@ -259,7 +259,7 @@ impl Store for MemoryStore {
     }
 
     fn get_key_value(&self, token: &str) -> Option<(&Arc<str>, &Session)> {
-        self.records.get(token).map(|(k, s)| (k, s))
+        self.records.get(token)
     }
 
     fn insert(&mut self, token: Arc<str>, session: Session) {
