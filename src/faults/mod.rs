@@ -443,9 +443,41 @@ impl Pattern {
     /// The parameters if `path` matches.
     pub fn matches(&self, path: &str) -> Option<Vec<(String, String)>> {
         let rest = path.strip_prefix('/')?;
+        // Segment by segment, without collecting the path's (this runs for every resource on
+        // every request); `/` alone has no segments.
+        let mut parts = (!rest.is_empty()).then(|| rest.split('/')).into_iter().flatten();
+        let mut params = Vec::new();
+        for seg in &self.segments {
+            match seg {
+                Segment::Rest => return Some(params),
+                Segment::Literal(l) => {
+                    if parts.next()? != l {
+                        return None;
+                    }
+                }
+                Segment::Param(name) => {
+                    let v = parts.next().filter(|v| !v.is_empty())?;
+                    params.push((name.clone(), crate::wire::percent_decode(v).unwrap_or_else(|| v.to_owned())));
+                }
+            }
+        }
+        parts.next().is_none().then_some(params)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::wire::Method;
+
+    /// `Pattern::matches` as first written, over the collected segments: the reference.
+    fn matches_by_collect(p: &Pattern, path: &str) -> Option<Vec<(String, String)>> {
+        let rest = path.strip_prefix('/')?;
         let parts: Vec<&str> = if rest.is_empty() { vec![] } else { rest.split('/').collect() };
         let mut params = Vec::new();
-        for (i, seg) in self.segments.iter().enumerate() {
+        for (i, seg) in p.segments.iter().enumerate() {
             match seg {
                 Segment::Rest => return Some(params),
                 Segment::Literal(l) => {
@@ -459,14 +491,20 @@ impl Pattern {
                 }
             }
         }
-        (parts.len() == self.segments.len()).then_some(params)
+        (parts.len() == p.segments.len()).then_some(params)
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::wire::Method;
+    proptest! {
+        #[test]
+        fn patterns_match_as_collecting_does(
+            pattern in prop_oneof![Just("/"), Just("/a"), Just("/a/{id}"), Just("/{x}/b/*"), Just("/*"), Just("/a/*")],
+            path in proptest::collection::vec(prop_oneof![Just("/"), Just("a"), Just("b"), Just("%41"), Just("")], 0..6),
+        ) {
+            let p = Pattern::parse(pattern).unwrap();
+            let path = path.concat();
+            prop_assert_eq!(p.matches(&path), matches_by_collect(&p, &path));
+        }
+    }
 
     fn rule(toml_text: &str) -> Result<Rule, String> {
         toml::from_str::<Rule>(toml_text).map_err(|e| e.message().to_owned())

@@ -150,7 +150,9 @@ impl Request {
 
     /// `true` if the body is an HTML form.
     pub fn is_form(&self) -> bool {
-        self.content_type().as_deref() == Some("application/x-www-form-urlencoded")
+        self.header("content-type").is_some_and(|v| {
+            v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
     }
 }
 
