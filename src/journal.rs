@@ -118,6 +118,10 @@ impl Journal {
 /// path: a secret is only searched for where it can occur, and encoded forms are only computed
 /// when the text has escapes at all.
 pub fn mask<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    if text.len() < 3 {
+        // No secret shorter than three bytes is masked (most queries are empty).
+        return None;
+    }
     let mut out: Option<String> = None;
     let escaped = memchr::memchr2(b'%', b'+', text.as_bytes()).is_some();
     for s in secrets.into_iter().filter(|s| s.len() >= 3) {
