@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, escape, xml_declaration};
 use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
-use crate::wire::{Media, Method, Request, Response, media_type};
+use crate::wire::{Media, Method, Request, Response, json, media_type};
 
 /// The registry entry.
 pub struct OracleSdm;
@@ -280,7 +280,7 @@ impl Stand {
         }
     }
 
-    fn session_body(&self, req: &Request, s: &SessionView) -> String {
+    fn session_body(&self, req: &Request, s: &SessionView) -> Vec<u8> {
         let (idle, valid_until) = match (self.options.show_idle_timeout, s.expires_at) {
             (true, Some(at)) => (s.idle.map_or(0, |d| d.as_secs()), sdm_time(at)),
             _ => (0, "valid until logout".to_owned()),
@@ -288,16 +288,22 @@ impl Stand {
         let group = s.account.group.as_deref();
         match accepted(req) {
             Media::Json => {
-                let mut body = serde_json::Map::new();
-                body.insert("idleTimeout".into(), json!(idle));
-                body.insert("serverInfo".into(), json!(self.options.server_info));
-                body.insert("sessionId".into(), json!(&*s.token));
+                // Written piece by piece in the documented key order (every login).
+                let mut b = Vec::with_capacity(160 + self.options.server_info.len() + s.token.len());
+                json::raw(&mut b, &[r#"{"idleTimeout":"#, itoa::Buffer::new().format(idle), r#","serverInfo":"#]);
+                json::string(&mut b, &self.options.server_info);
+                json::raw(&mut b, &[r#","sessionId":"#]);
+                json::string(&mut b, &s.token);
                 if let Some(g) = group {
-                    body.insert("userGroup".into(), json!(g));
+                    json::raw(&mut b, &[r#","userGroup":"#]);
+                    json::string(&mut b, g);
                 }
-                body.insert("userName".into(), json!(s.account.name));
-                body.insert("validUntil".into(), json!(valid_until));
-                serde_json::Value::Object(body).to_string()
+                json::raw(&mut b, &[r#","userName":"#]);
+                json::string(&mut b, &s.account.name);
+                json::raw(&mut b, &[r#","validUntil":"#]);
+                json::string(&mut b, &valid_until);
+                json::raw(&mut b, &["}"]);
+                b
             }
             Media::Xml => {
                 let mut fields = vec![
@@ -310,7 +316,7 @@ impl Stand {
                 }
                 fields.push(("userName", escape(&s.account.name)));
                 fields.push(("validUntil", escape(&valid_until)));
-                self.document("session", &[Node::Fields(fields)])
+                self.document("session", &[Node::Fields(fields)]).into_bytes()
             }
         }
     }
