@@ -129,7 +129,7 @@ pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, s
 /// digits stays as it is), then lossy UTF-8, as `form_urlencoded` decodes it. A `+` that an
 /// escape decodes to (`%2B`) stays a `+`, which one pass gives for free.
 fn form_decode(text: &[u8]) -> Cow<'_, str> {
-    // Branch-free: the pieces are a few bytes, too short for memchr's set-up to pay.
+    // A plain loop: the pieces are a few bytes, too short for memchr's set-up to pay.
     if !text.iter().any(|&b| b == b'+' || b == b'%') {
         // `from_utf8` first: `from_utf8_lossy` walks valid text chunk by chunk, slowly.
         return match std::str::from_utf8(text) {
