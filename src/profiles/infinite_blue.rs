@@ -351,7 +351,7 @@ fn owned_pairs(input: &[u8]) -> Vec<(String, String)> {
 /// The form body of a POST (a missing `Content-Type` is taken as a form, as servlet clients
 /// that build the body by hand often omit it).
 fn form_body(req: &Request) -> Option<&[u8]> {
-    (req.method == Method::POST && (req.is_form() || req.content_type().is_none())).then_some(&req.body[..])
+    (req.method == Method::POST && (req.is_form() || req.header("content-type").is_none())).then_some(&req.body[..])
 }
 
 /// The documented login answer, byte for byte: the space before the id in XML, and the spaces

@@ -15,7 +15,9 @@ pub use actix_web::http::Method;
 pub use actix_web::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 
-pub use parse::{Media, basic_credentials, cookie_value, cookies, form_pairs, media_type, percent_decode, wants};
+pub use parse::{
+    Media, basic_credentials, cookie_value, cookies, form_pairs, is_media_type, media_type, percent_decode, wants,
+};
 
 /// An HTTP request as a profile sees it.
 pub struct Request {
@@ -150,9 +152,7 @@ impl Request {
 
     /// `true` if the body is an HTML form.
     pub fn is_form(&self) -> bool {
-        self.header("content-type").is_some_and(|v| {
-            v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        })
+        self.header("content-type").is_some_and(|v| is_media_type(v, "application/x-www-form-urlencoded"))
     }
 }
 

@@ -69,7 +69,17 @@ pub fn basic_credentials(header: &str) -> Option<(String, String)> {
 
 /// The media type of a `Content-Type`/`Accept` entry: lowercase, parameters dropped.
 pub fn media_type(value: &str) -> String {
-    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    without_parameters(value).to_ascii_lowercase()
+}
+
+/// Whether a `Content-Type`/`Accept` entry is of media type `ty` (lowercase), parameters and
+/// case aside: [`media_type`]'s comparison without its allocation.
+pub fn is_media_type(value: &str, ty: &str) -> bool {
+    without_parameters(value).eq_ignore_ascii_case(ty)
+}
+
+fn without_parameters(value: &str) -> &str {
+    value.split(';').next().unwrap_or("").trim()
 }
 
 /// A body format a profile can answer in.
@@ -239,5 +249,9 @@ mod tests {
         assert!(wants(a, "user-ref+json"));
         assert!(!wants(a, "user-ref+xml"));
         assert!(!wants(Some("application/json;q=0"), "json"));
+        let form = "Application/X-WWW-Form-Urlencoded ; charset=UTF-8";
+        assert!(is_media_type(form, "application/x-www-form-urlencoded"));
+        assert_eq!(media_type(form), "application/x-www-form-urlencoded");
+        assert!(!is_media_type("text/plain", "application/x-www-form-urlencoded"));
     }
 }
