@@ -17,7 +17,7 @@ use std::fmt;
 use crate::engine::{Account, AccountId, Engine, Policy, SessionView};
 use crate::wire::{Request, Response};
 
-pub use xml::{escape, xml_declaration};
+pub use xml::{escape, partial_escape, xml_declaration};
 
 /// One vendor's wire protocol: a stateless description, configured per stand.
 pub trait Profile: Sync {

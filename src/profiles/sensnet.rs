@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::{Handler, Operation, Principal, Profile, Semantic, xml_declaration};
+use super::{Handler, Operation, Principal, Profile, Semantic, partial_escape, xml_declaration};
 use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
 use crate::wire::{Method, Request, Response, form_pairs, json};
 
@@ -303,12 +303,16 @@ impl Stand {
                 xml_declaration(),
                 s.serial,
                 s.account.id,
-                text(note)
+                partial_escape(note)
             );
             for role in roles {
-                body += &format!("<roleArray>{}</roleArray>", text(role));
+                body += &format!("<roleArray>{}</roleArray>", partial_escape(role));
             }
-            body += &format!("<token>{}</token><username>{}</username>", text(&s.token), text(&s.account.name));
+            body += &format!(
+                "<token>{}</token><username>{}</username>",
+                partial_escape(&s.token),
+                partial_escape(&s.account.name)
+            );
             if let Some(v) = &valid_until {
                 body += &format!("<validUntil>{v}</validUntil>");
             }
@@ -408,11 +412,6 @@ fn decode(segment: &str) -> String {
         return segment.to_owned();
     }
     percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
-}
-
-/// XML text content, escaped as JAXB does (`&`, `<`, `>` only).
-fn text(s: &str) -> std::borrow::Cow<'_, str> {
-    super::xml::partial_escape(s)
 }
 
 /// `true` if `Accept` ranks an XML type above JSON (ties and no Accept: JSON, the vendor's first).
