@@ -23,23 +23,48 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// `n` random bytes as lowercase hex.
 pub fn hex_lower(rng: &mut dyn RngCore, n: usize) -> String {
-    hex(rng, n, b"0123456789abcdef")
+    let mut s = String::with_capacity(n * 2);
+    push_hex(&mut s, rng, n, LOWER);
+    s
 }
 
 /// `n` random bytes as uppercase hex.
 pub fn hex_upper(rng: &mut dyn RngCore, n: usize) -> String {
-    hex(rng, n, b"0123456789ABCDEF")
+    let mut s = String::with_capacity(n * 2);
+    push_hex(&mut s, rng, n, UPPER);
+    s
 }
 
-fn hex(rng: &mut dyn RngCore, n: usize, digits: &[u8; 16]) -> String {
-    let mut bytes = vec![0u8; n];
-    rng.fill_bytes(&mut bytes);
-    let mut s = String::with_capacity(n * 2);
-    for b in bytes {
-        s.push(digits[usize::from(b >> 4)] as char);
-        s.push(digits[usize::from(b & 15)] as char);
+/// Appends `n` random bytes as lowercase hex to `out` (a token with a prefix or suffix is then
+/// one allocation).
+pub fn push_hex_lower(out: &mut String, rng: &mut dyn RngCore, n: usize) {
+    push_hex(out, rng, n, LOWER);
+}
+
+/// Appends `n` random bytes as uppercase hex to `out`.
+pub fn push_hex_upper(out: &mut String, rng: &mut dyn RngCore, n: usize) {
+    push_hex(out, rng, n, UPPER);
+}
+
+const LOWER: &[u8; 16] = b"0123456789abcdef";
+const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// Draws in chunks of 32 bytes on the stack. A chunk is a whole number of the stream's 32-bit
+/// words, so the draws are the same as one `fill_bytes(n)`: seeded tokens do not change.
+fn push_hex(out: &mut String, rng: &mut dyn RngCore, n: usize, digits: &[u8; 16]) {
+    let (mut bytes, mut text) = ([0u8; 32], [0u8; 64]);
+    out.reserve(n * 2);
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(bytes.len());
+        rng.fill_bytes(&mut bytes[..k]);
+        for (i, b) in bytes[..k].iter().enumerate() {
+            text[2 * i] = digits[usize::from(b >> 4)];
+            text[2 * i + 1] = digits[usize::from(b & 15)];
+        }
+        out.push_str(std::str::from_utf8(&text[..2 * k]).expect("hex digits are ASCII"));
+        left -= k;
     }
-    s
 }
 
 /// `n` random bytes in standard, padded base64 (may contain `+`, `/`, `=`).
@@ -88,5 +113,23 @@ mod tests {
         assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"));
         assert_eq!(hex_upper(&mut rng, 16).len(), 32);
         assert!(base64_std(&mut rng, 17).ends_with('='));
+    }
+
+    proptest::proptest! {
+        /// The chunked writer draws what one `fill_bytes(n)` draws: seeded tokens stay as they were.
+        #[test]
+        fn hex_is_one_fill_in_hex(seed: u64, n in 0usize..100, prefix in "[a-z]{0,3}") {
+            let mut bytes = vec![0u8; n];
+            let mut one = stream(Some(seed), "s");
+            one.fill_bytes(&mut bytes);
+            let lower: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+            proptest::prop_assert_eq!(hex_lower(&mut stream(Some(seed), "s"), n), lower.clone());
+            proptest::prop_assert_eq!(hex_upper(&mut stream(Some(seed), "s"), n), lower.to_uppercase());
+            let (mut out, mut chunked) = (prefix.clone(), stream(Some(seed), "s"));
+            push_hex_lower(&mut out, &mut chunked, n);
+            proptest::prop_assert_eq!(out, prefix + &lower);
+            // And leaves the stream where one fill leaves it.
+            proptest::prop_assert_eq!(chunked.next_u64(), one.next_u64());
+        }
     }
 }

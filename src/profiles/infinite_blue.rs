@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use rand_chacha::rand_core::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -235,7 +236,14 @@ impl Stand {
             idle: self.options.customer_idle_timeouts.get(&customer).map(|i| i.0),
             ..Login::password(&user, &password).from_peer(req.peer)
         };
-        match engine.login(attempt, |rng| Minted::token(format!("{}@{suffix}", token::hex_lower(rng, 16)))) {
+        let mint = |rng: &mut dyn RngCore| {
+            let mut t = String::with_capacity(33 + suffix.len());
+            token::push_hex_lower(&mut t, rng, 16);
+            t.push('@');
+            t.push_str(&suffix);
+            Minted::token(t)
+        };
+        match engine.login(attempt, mint) {
             Ok(s) => logged_in(output, &s.token),
             Err(_) => self.login_error(output),
         }

@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use quick_xml::events::Event;
+use rand_chacha::rand_core::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -239,7 +240,7 @@ impl Handler for Stand {
 impl Stand {
     fn route<'a>(&self, req: &'a Request) -> Route<'a> {
         let Some(after) = req.path.strip_prefix("/rest/") else { return Route::Outside };
-        let (version, rest) = match after.find('/') {
+        let (version, rest) = match memchr::memchr(b'/', after.as_bytes()) {
             Some(i) => after.split_at(i),
             None => (after, ""),
         };
@@ -260,7 +261,14 @@ impl Stand {
         };
         let node = &self.options.node;
         let attempt = Login::password(&c.user, &c.password).from_peer(req.peer);
-        match engine.login(attempt, |rng| Minted::token([&token::hex_upper(rng, 16), ".", node].concat())) {
+        let mint = |rng: &mut dyn RngCore| {
+            let mut t = String::with_capacity(33 + node.len());
+            token::push_hex_upper(&mut t, rng, 16);
+            t.push('.');
+            t.push_str(node);
+            Minted::token(t)
+        };
+        match engine.login(attempt, mint) {
             Ok(s) => self
                 .vendor(Response::new(200))
                 .header("Set-Cookie", ["JSESSIONID=", &s.token, "; Path=/rest; HttpOnly"].concat())
@@ -306,17 +314,16 @@ impl Stand {
                 b
             }
             Media::Xml => {
-                let mut fields = vec![
-                    ("idleTimeout", Cow::Owned(idle.to_string())),
-                    ("serverInfo", escape(&self.options.server_info)),
-                    ("sessionId", escape(&s.token)),
+                let mut number = itoa::Buffer::new();
+                let fields = [
+                    Some(("idleTimeout", number.format(idle))),
+                    Some(("serverInfo", self.options.server_info.as_str())),
+                    Some(("sessionId", &s.token)),
+                    group.map(|g| ("userGroup", g)),
+                    Some(("userName", &s.account.name)),
+                    Some(("validUntil", &valid_until)),
                 ];
-                if let Some(g) = group {
-                    fields.push(("userGroup", escape(g)));
-                }
-                fields.push(("userName", escape(&s.account.name)));
-                fields.push(("validUntil", escape(&valid_until)));
-                self.document("session", &[Node::Fields(fields)]).into_bytes()
+                self.flat_document("session", fields.into_iter().flatten()).into_bytes()
             }
         }
     }
@@ -388,6 +395,31 @@ impl Stand {
             out.push('\n');
         }
         Node::write_element(&mut out, root, children, 0, indented);
+        out
+    }
+
+    /// What `document(root, &[Node::Fields(..)])` writes for these fields (texts escaped here),
+    /// without building the tree: every login answers with one.
+    fn flat_document<'a>(&self, root: &str, fields: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+        let mut out = String::with_capacity(512);
+        out.push_str(xml_declaration());
+        let indented = self.options.xml_layout == XmlLayout::Indented;
+        newline(&mut out, indented);
+        for part in ["<", root, ">"] {
+            out.push_str(part);
+        }
+        newline(&mut out, indented);
+        for (name, text) in fields {
+            pad(&mut out, 1, indented);
+            for part in ["<", name, ">", &escape(text), "</", name, ">"] {
+                out.push_str(part);
+            }
+            newline(&mut out, indented);
+        }
+        for part in ["</", root, ">"] {
+            out.push_str(part);
+        }
+        newline(&mut out, indented);
         out
     }
 
@@ -713,6 +745,23 @@ mod tests {
                 };
                 prop_assert_eq!((fast.user, fast.password), (slow.user, slow.password));
             }
+        }
+    }
+
+    proptest! {
+        /// The login body written straight out is the document the element tree writes.
+        #[test]
+        fn flat_documents_are_tree_documents(
+            fields in proptest::collection::vec(("[a-zA-Z]{1,6}", "[a<>&\"' é]{0,6}"), 0..6),
+            indented: bool,
+        ) {
+            let xml_layout = if indented { XmlLayout::Indented } else { XmlLayout::Compact };
+            let stand = Stand { options: Options { xml_layout, ..Options::default() }, server_info_cache: Default::default() };
+            let tree = vec![Node::Fields(fields.iter().map(|(n, t)| (n.as_str(), escape(t))).collect())];
+            prop_assert_eq!(
+                stand.flat_document("session", fields.iter().map(|(n, t)| (n.as_str(), t.as_str()))),
+                stand.document("session", &tree)
+            );
         }
     }
 
