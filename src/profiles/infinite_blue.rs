@@ -5,6 +5,7 @@
 //! query parameter or form field on every call. One session per user: a new login ends the user's
 //! earlier sessions, atomically, in the engine. Answers are XML (default) or JSON per `output`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use serde_json::json;
 use super::{Handler, Operation, Principal, Profile, Semantic, escape};
 use crate::engine::{Account, Credential, Engine, Login, Minted, Policy, token};
 use crate::scenario::parse_span;
-use crate::wire::{Method, Request, Response, form_pairs};
+use crate::wire::{Method, Request, Response, form_pairs, json};
 
 /// The registry entry.
 pub struct InfiniteBlue;
@@ -196,7 +197,7 @@ impl Handler for Stand {
     }
 
     fn user(&self, req: &Request) -> Option<String> {
-        self.param(req, "loginName")
+        self.params(req).login_name.clone()
     }
 
     fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
@@ -216,31 +217,29 @@ impl Stand {
             Ok(o) => o,
             Err(r) => return r,
         };
-        let (Some(user), Some(password)) = (self.param(req, "loginName"), self.param(req, "password")) else {
-            let missing = if self.param(req, "loginName").is_none() { "loginName" } else { "password" };
+        let params = self.params(req);
+        let (Some(user), Some(password)) = (params.login_name.as_deref(), params.password.as_deref()) else {
+            let missing = if params.login_name.is_none() { "loginName" } else { "password" };
             return fail(output, 400, &format!("Missing parameter: {missing}"));
         };
-        let cust_id = self.param(req, "custId").map(|c| c.trim().to_owned()).filter(|c| !c.is_empty());
-        let admin_fallback = self.param(req, "adminFallback").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let cust_id = params.cust_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
+        let admin_fallback = params.admin_fallback.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         // The customer is the one named, else the one the login name belongs to; accounts are
         // immutable while the stand runs, so this agrees with the engine's own lookup.
-        let customer = engine
-            .find_account(&user, cust_id.as_deref())
-            .and_then(|id| engine.account(id))
-            .and_then(|a| a.tenant.clone())
-            .unwrap_or_else(|| self.options.default_cust_id.clone());
-        let suffix = self.options.session_suffix.clone().unwrap_or_else(|| customer.clone());
+        let account = engine.find_account(user, cust_id).and_then(|id| engine.account(id));
+        let customer = account.and_then(|a| a.tenant.as_deref()).unwrap_or(&self.options.default_cust_id);
+        let suffix = self.options.session_suffix.as_deref().unwrap_or(customer);
         let attempt = Login {
-            tenant: cust_id.as_deref(),
+            tenant: cust_id,
             admin_fallback,
-            idle: self.options.customer_idle_timeouts.get(&customer).map(|i| i.0),
-            ..Login::password(&user, &password).from_peer(req.peer)
+            idle: self.options.customer_idle_timeouts.get(customer).map(|i| i.0),
+            ..Login::password(user, password).from_peer(req.peer)
         };
         let mint = |rng: &mut dyn RngCore| {
             let mut t = String::with_capacity(33 + suffix.len());
             token::push_hex_lower(&mut t, rng, 16);
             t.push('@');
-            t.push_str(&suffix);
+            t.push_str(suffix);
             Minted::token(t)
         };
         match engine.login(attempt, mint) {
@@ -284,31 +283,20 @@ impl Stand {
         }
     }
 
-    /// The first value of parameter `name` in the configured precedence of sources.
-    fn param(&self, req: &Request, name: &str) -> Option<String> {
-        let pairs = Pairs::of(req);
-        let find = |list: &[(String, String)]| list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        self.options.precedence.iter().find_map(|source| match source {
-            Source::Header => req
-                .headers
-                .iter()
-                .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
-                .and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
-                .map(str::to_owned),
-            Source::Form => find(&pairs.form),
-            Source::Query => find(&pairs.query),
-        })
+    /// The parameters of this request, read once.
+    fn params<'r>(&self, req: &'r Request) -> Cow<'r, Params> {
+        req.parsed(|req| Params::read(req, &self.options.precedence))
     }
 
     /// The `sessionId` the request carries, with the documented leading space (or any other
     /// surrounding whitespace, `+` in a query included) trimmed.
     fn session_id(&self, req: &Request) -> Option<String> {
-        self.param(req, "sessionId").map(|s| s.trim().to_owned())
+        self.params(req).session_id.as_deref().map(|s| s.trim().to_owned())
     }
 
     /// The requested output format, or the `status="fail"` answer to a bad one (in XML).
     fn output(&self, req: &Request) -> Result<Output, Response> {
-        match self.param(req, "output") {
+        match self.params(req).output.as_deref() {
             None => Ok(Output::Xml),
             Some(v) if v.trim().eq_ignore_ascii_case("xml") => Ok(Output::Xml),
             Some(v) if v.trim().eq_ignore_ascii_case("json") => Ok(Output::Json),
@@ -335,25 +323,66 @@ impl Stand {
     }
 }
 
-/// The query's and the form body's pairs, decoded once per request (a request asks for several
-/// parameters, each from every source in turn).
-#[derive(Clone)]
-struct Pairs {
-    query: Vec<(String, String)>,
-    form: Vec<(String, String)>,
+/// The parameters the profile reads, each the first value of its name in the configured
+/// precedence of sources (a header of that name in any case, a form field, a query parameter),
+/// read once per request: a login asks for five of them, and the journal and fault rules ask
+/// again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Params {
+    login_name: Option<String>,
+    password: Option<String>,
+    session_id: Option<String>,
+    output: Option<String>,
+    cust_id: Option<String>,
+    admin_fallback: Option<String>,
 }
 
-impl Pairs {
-    fn of(req: &Request) -> std::borrow::Cow<'_, Pairs> {
-        req.parsed(|req| Pairs {
-            query: owned_pairs(req.query.as_bytes()),
-            form: form_body(req).map(owned_pairs).unwrap_or_default(),
-        })
+/// The parameter names, in the order of `Params::slots`.
+const NAMES: [&str; 6] = ["loginName", "password", "sessionId", "output", "custId", "adminFallback"];
+
+impl Params {
+    fn read(req: &Request, precedence: &[Source]) -> Params {
+        let mut p = Params::default();
+        for source in precedence {
+            match source {
+                Source::Header => {
+                    for (name, slot) in NAMES.iter().zip(p.slots()) {
+                        // The first header of the name; one that is not UTF-8 is as good as absent.
+                        let value = req.headers.iter().find(|(n, _)| n.as_str().eq_ignore_ascii_case(name));
+                        if slot.is_none()
+                            && let Some(v) = value.and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
+                        {
+                            *slot = Some(v.to_owned());
+                        }
+                    }
+                }
+                Source::Form => p.fill(form_body(req).unwrap_or_default()),
+                Source::Query => p.fill(req.query.as_bytes()),
+            }
+        }
+        p
     }
-}
 
-fn owned_pairs(input: &[u8]) -> Vec<(String, String)> {
-    form_pairs(input).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    fn slots(&mut self) -> [&mut Option<String>; 6] {
+        let Params { login_name, password, session_id, output, cust_id, admin_fallback } = self;
+        [login_name, password, session_id, output, cust_id, admin_fallback]
+    }
+
+    /// Takes the first value of each name still missing from these pairs (an earlier source's
+    /// value, or an earlier pair's, stays).
+    fn fill(&mut self, pairs: &[u8]) {
+        if pairs.is_empty() {
+            return;
+        }
+        for (k, v) in form_pairs(pairs) {
+            let slot = NAMES.iter().zip(self.slots()).find_map(|(name, slot)| (*name == k).then_some(slot));
+            if let Some(slot) = slot
+                && slot.is_none()
+            {
+                *slot = Some(v.into_owned());
+            }
+        }
+    }
 }
 
 /// The form body of a POST (a missing `Content-Type` is taken as a form, as servlet clients
@@ -366,12 +395,17 @@ fn form_body(req: &Request) -> Option<&[u8]> {
 /// after the comma and before the closing brace in JSON.
 fn logged_in(output: Output, id: &str) -> Response {
     match output {
-        Output::Xml => Response::with(
-            200,
-            XML,
-            format!("{DECLARATION}\n<resp status=\"ok\">\n<sessionId> {}</sessionId>\n</resp>", escape(id)),
-        ),
-        Output::Json => Response::with(200, JSON, format!(r#"{{"status":"ok", "sessionId":{} }}"#, json!(id))),
+        Output::Xml => {
+            let parts = [DECLARATION, "\n<resp status=\"ok\">\n<sessionId> ", &escape(id), "</sessionId>\n</resp>"];
+            Response::with(200, XML, parts.concat())
+        }
+        Output::Json => {
+            let mut b = Vec::with_capacity(40 + id.len());
+            json::raw(&mut b, &[r#"{"status":"ok", "sessionId":"#]);
+            json::string(&mut b, id);
+            json::raw(&mut b, &[" }"]);
+            Response::with(200, JSON, b)
+        }
     }
 }
 
@@ -397,6 +431,7 @@ fn fail(output: Output, status: u16, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn options_reject_a_bad_status_and_an_empty_precedence() {
@@ -420,5 +455,48 @@ mod tests {
             logged_in(Output::Json, id).text_body(),
             r#"{"status":"ok", "sessionId":"ecc701d2442e4f6b9fe2a7cc7b52078a@5857" }"#
         );
+    }
+
+    /// What each parameter read was before `Params`: one search per name, in precedence order.
+    fn param_by_search(req: &Request, precedence: &[Source], name: &str) -> Option<String> {
+        let pairs = |input: &[u8]| -> Vec<(String, String)> {
+            form_pairs(input).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+        };
+        let (query, form) = (pairs(req.query.as_bytes()), form_body(req).map(pairs).unwrap_or_default());
+        let find = |list: &[(String, String)]| list.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        precedence.iter().find_map(|source| match source {
+            Source::Header => req
+                .headers
+                .iter()
+                .find(|(n, _)| n.as_str().eq_ignore_ascii_case(name))
+                .and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
+                .map(str::to_owned),
+            Source::Form => find(&form),
+            Source::Query => find(&query),
+        })
+    }
+
+    proptest! {
+        /// Reading every parameter in one pass finds what one search per name found.
+        #[test]
+        fn params_are_read_as_one_search_per_name_reads_them(
+            headers in proptest::collection::vec(("(loginname|LOGINNAME|password|sessionid|output|x-other)", proptest::collection::vec(any::<u8>().prop_filter("visible", |b| *b >= 0x20 && *b != 0x7f), 0..4)), 0..4),
+            query in proptest::collection::vec(("(loginName|password|sessionId|output|custId|adminFallback|other)", "[a %+=&]{0,3}"), 0..5),
+            form in proptest::collection::vec(("(loginName|password|sessionId|custId)", "[a %+]{0,3}"), 0..4),
+            post: bool,
+            precedence in proptest::sample::subsequence(vec![Source::Header, Source::Form, Source::Query], 1..=3).prop_shuffle(),
+        ) {
+            let join = |pairs: &[(String, String)]| pairs.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
+            let method = if post { Method::POST } else { Method::GET };
+            let mut req = Request::new(method, &format!("/rest/api/login?{}", join(&query))).with_body(join(&form));
+            for (name, value) in &headers {
+                req.headers.push((name.parse().unwrap(), crate::wire::HeaderValue::from_bytes(value).unwrap()));
+            }
+            let p = Params::read(&req, &precedence);
+            let got = [&p.login_name, &p.password, &p.session_id, &p.output, &p.cust_id, &p.admin_fallback];
+            for (name, value) in NAMES.iter().zip(got) {
+                prop_assert_eq!(value, &param_by_search(&req, &precedence, name), "{}", name);
+            }
+        }
     }
 }
