@@ -16,7 +16,8 @@ pub use actix_web::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 
 pub use parse::{
-    Media, basic_credentials, cookie_value, cookies, form_pairs, is_media_type, media_type, percent_decode, wants,
+    Media, basic_credentials, cookie_bytes, cookie_value, cookies, form_pairs, is_media_type, media_type,
+    percent_decode, wants,
 };
 
 /// An HTTP request as a profile sees it.
@@ -135,9 +136,16 @@ impl Request {
             .filter_map(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
     }
 
-    /// The value of cookie `name` from every Cookie header, parsed leniently.
+    /// The value of cookie `name` from every Cookie header, parsed leniently. A header's other
+    /// cookies are not read, so bytes that are not UTF-8 in one of them do not hide this one
+    /// (servlet containers read cookies as bytes too).
     pub fn cookie(&self, name: &str) -> Option<String> {
-        self.headers_named("cookie").find_map(|h| cookie_value(h, name)).map(str::to_owned)
+        let value = self
+            .headers
+            .iter()
+            .filter(|(n, _)| *n == actix_web::http::header::COOKIE)
+            .find_map(|(_, v)| cookie_bytes(v.as_bytes(), name))?;
+        Some(value.to_owned())
     }
 
     /// The first query parameter called `name`, percent-decoded.
@@ -288,6 +296,18 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cookies_come_from_every_cookie_header_and_other_cookies_bytes_do_not_matter() {
+        let mut req = Request::new(Method::GET, "/x").with_header("Cookie", "A=1");
+        req.headers.push((HeaderName::from_static("cookie"), HeaderValue::from_bytes(b"X=\xff\xfe; B=2").unwrap()));
+        req.headers.push((HeaderName::from_static("cookie"), HeaderValue::from_bytes(b"C=\xff").unwrap()));
+        assert_eq!(req.cookie("A").as_deref(), Some("1"));
+        assert_eq!(req.cookie("B").as_deref(), Some("2"));
+        assert_eq!(req.cookie("X"), None, "a value that is not UTF-8 is not handed out");
+        assert_eq!(req.cookie("C"), None);
+        assert_eq!(req.cookie("D"), None);
+    }
 
     #[test]
     fn a_request_is_parsed_once_per_type_it_keeps() {

@@ -22,29 +22,47 @@ pub fn cookies(header: &str) -> impl Iterator<Item = (String, String)> + '_ {
     })
 }
 
-/// The value of cookie `name` in one `Cookie` header, by the same lenient rules as [`cookies`],
-/// without allocating for the cookies it skips (this runs on every request, so it
-/// scans bytes with memchr: `;` and `,` are ASCII, so every cut is on a character boundary).
+/// The value of cookie `name` in one `Cookie` header, by the same lenient rules as [`cookies`].
 pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
-    if name.is_empty() || name.starts_with('$') || is_attribute(name) {
+    cookie_bytes(header.as_bytes(), name)
+}
+
+/// [`cookie_value`] over the raw bytes of a header, without allocating or reading more of the
+/// cookies it skips than their separators (this runs on every request): a segment is taken when,
+/// after leading whitespace, it starts with `name`, then optional whitespace and `=`. The value is
+/// the rest of the segment, trimmed and unquoted; `None` if it is not UTF-8.
+pub fn cookie_bytes<'a>(header: &'a [u8], name: &str) -> Option<&'a str> {
+    let n = name.as_bytes();
+    // Names that a segment's name (cut at its first `=` and trimmed) can never be.
+    if n.first().is_none_or(|b| *b == b'$' || b.is_ascii_whitespace())
+        || n.last().is_some_and(u8::is_ascii_whitespace)
+        || n.iter().any(|b| matches!(b, b'=' | b';' | b','))
+        || is_attribute(name)
+    {
         return None;
     }
-    let mut rest = header.as_bytes();
+    let mut rest = header;
     loop {
-        let end = memchr::memchr2(b';', b',', rest).unwrap_or(rest.len());
-        let part = &rest[..end];
-        if let Some(eq) = memchr::memchr(b'=', part)
-            && part[..eq].trim_ascii() == name.as_bytes()
+        let segment = rest.trim_ascii_start();
+        // `;` and `,` are ASCII: every cut is on a character boundary.
+        let end = memchr::memchr2(b';', b',', segment).unwrap_or(segment.len());
+        if let Some(after) = segment[..end].strip_prefix(n)
+            && let Some(value) = after.trim_ascii_start().strip_prefix(b"=")
         {
-            let value = part[eq + 1..].trim_ascii();
+            let value = value.trim_ascii();
             let value = value.strip_prefix(b"\"").and_then(|v| v.strip_suffix(b"\"")).unwrap_or(value);
-            // Cut at ASCII bytes and ASCII whitespace only: still UTF-8.
-            return std::str::from_utf8(value).ok();
+            // Cookie values are ASCII in practice, and `is_ascii` is the cheaper check.
+            return if value.is_ascii() {
+                // SAFETY: ASCII bytes are UTF-8.
+                Some(unsafe { std::str::from_utf8_unchecked(value) })
+            } else {
+                std::str::from_utf8(value).ok()
+            };
         }
-        if end == rest.len() {
+        if end == segment.len() {
             return None;
         }
-        rest = &rest[end + 1..];
+        rest = &segment[end + 1..];
     }
 }
 
@@ -217,6 +235,23 @@ mod tests {
             cookies("JSESSIONIDSSO=a+b/c=;Version=1, JSESSIONID=z=.node:0;Version=1; Path=/api/space/user-management")
                 .collect();
         assert_eq!(got, vec![("JSESSIONIDSSO".into(), "a+b/c=".into()), ("JSESSIONID".into(), "z=.node:0".into())]);
+    }
+
+    proptest! {
+        /// Looking for one cookie finds what splitting the header into all of them finds.
+        #[test]
+        fn cookie_value_is_the_first_of_cookies(
+            header in proptest::collection::vec(
+                prop_oneof![Just("JSESSIONID"), Just("SSO"), Just("="), Just(";"), Just(","), Just(" "), Just("\t"),
+                    Just("\""), Just("$"), Just("Path"), Just("a"), Just("é")],
+                0..12,
+            ).prop_map(|parts| parts.concat()),
+            name in prop_oneof![Just("JSESSIONID"), Just("JSESSIONIDSSO"), Just("SSO"), Just(" SSO"), Just("a=b"),
+                Just("$a"), Just("Path"), Just(""), Just("a"), Just("a a"), Just("é")],
+        ) {
+            let expected = cookies(&header).find(|(n, _)| n == name).map(|(_, v)| v);
+            prop_assert_eq!(cookie_value(&header, name).map(str::to_owned), expected);
+        }
     }
 
     #[test]
