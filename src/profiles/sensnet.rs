@@ -119,6 +119,9 @@ struct Stand {
     offset_suffix: String,
     /// `options.token_header`, lowercase for lookup.
     token_header: String,
+    /// The last two local seconds printed (`2026-01-01T02:00:00`): a login or check prints two
+    /// times, and their seconds repeat from one request to the next.
+    seconds: parking_lot::Mutex<[(i64, [u8; 19]); 2]>,
 }
 
 /// What a request to the vendor's paths asks for.
@@ -243,7 +246,9 @@ impl Stand {
             let m = offset.unsigned_abs();
             format!("{}{:02}:{:02}", if offset < 0 { '-' } else { '+' }, m / 60, m % 60)
         };
-        Ok(Stand { options, offset, offset_suffix, token_header })
+        // i64::MIN is not a second that is kept (only the years 0-9999 are).
+        let seconds = parking_lot::Mutex::new([(i64::MIN, [0; 19]); 2]);
+        Ok(Stand { options, offset, offset_suffix, token_header, seconds })
     }
 
     fn route<'a>(&self, req: &'a Request) -> Route<'a> {
@@ -343,13 +348,44 @@ impl Stand {
 
     /// ISO-8601 with milliseconds in the stand's time zone: `2015-07-14T15:40:52.738+02:00`.
     fn date(&self, t: Timestamp) -> String {
-        let mut local =
-            Timestamp::from_millis(t.as_millis().saturating_add(i64::from(self.offset) * 60_000)).to_rfc3339();
-        if local.ends_with('Z') {
-            local.pop();
+        let local = t.as_millis().saturating_add(i64::from(self.offset) * 60_000);
+        let (second, milli) = (local.div_euclid(1000), local.rem_euclid(1000));
+        // The seconds of the years 0000-9999, which print as `yyyy-mm-ddThh:mm:ss.mmmZ`; others
+        // (clamped, see `Timestamp::to_utc`) are printed in full each time.
+        if !(-62_167_219_200..253_402_300_800).contains(&second) {
+            return self.uncached_date(local);
         }
-        local.push_str(&self.offset_suffix);
-        local
+        let mut out = String::with_capacity(24 + self.offset_suffix.len());
+        {
+            let mut seen = self.seconds.lock();
+            let prefix = match seen.iter().find(|(s, _)| *s == second) {
+                Some((_, prefix)) => *prefix,
+                None => {
+                    let full = Timestamp::from_millis(second * 1000).to_rfc3339();
+                    let prefix = <[u8; 19]>::try_from(&full.as_bytes()[..19]).expect("yyyy-mm-ddThh:mm:ss");
+                    seen.rotate_right(1);
+                    seen[0] = (second, prefix);
+                    prefix
+                }
+            };
+            out.push_str(std::str::from_utf8(&prefix).expect("an RFC 3339 date is ASCII"));
+        }
+        out.push('.');
+        for d in [milli / 100, milli / 10 % 10, milli % 10] {
+            out.push(char::from(b'0' + d as u8));
+        }
+        out.push_str(&self.offset_suffix);
+        out
+    }
+
+    /// `local` (milliseconds, already shifted to the stand's zone) printed in full.
+    fn uncached_date(&self, local: i64) -> String {
+        let mut out = Timestamp::from_millis(local).to_rfc3339();
+        if out.ends_with('Z') {
+            out.pop();
+        }
+        out.push_str(&self.offset_suffix);
+        out
     }
 }
 
@@ -481,6 +517,7 @@ fn parse_offset(s: &str) -> Option<i32> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::prop_oneof;
     use serde_json::json;
     use std::net::Ipv6Addr;
 
@@ -610,6 +647,25 @@ mod tests {
         assert_eq!(parse_offset("+18:00"), Some(1080));
         for bad in ["+18:01", "02:00", "+2:00", "+02:60", "+0200", "", "+", "+ü:00", "Europe/Prague"] {
             assert_eq!(parse_offset(bad), None, "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Dates printed through the seconds kept are the dates printed in full, in any order.
+        #[test]
+        fn kept_seconds_print_as_full_dates(
+            zone in proptest::sample::select(vec!["+02:00", "-05:30", "+00:00", "Z"]),
+            times in proptest::collection::vec(prop_oneof![
+                -62_167_219_200_000i64..253_402_300_800_000, // years 0-9999
+                0i64..5_000,                                 // a few seconds, often repeated
+                proptest::prelude::any::<i64>(),             // out of range: clamped, printed in full
+            ], 1..12),
+        ) {
+            let stand = Stand::new(crate::profiles::options(&json!({"time_zone": zone})).expect("options")).expect("valid");
+            for t in times {
+                let local = t.saturating_add(i64::from(stand.offset) * 60_000);
+                proptest::prop_assert_eq!(stand.date(Timestamp::from_millis(t)), stand.uncached_date(local));
+            }
         }
     }
 
