@@ -432,12 +432,16 @@ fn segments_after_api(path: &str) -> Option<([&str; 4], usize)> {
     if rest.is_empty() {
         return Some((segments, 0));
     }
-    let mut n = 0;
-    for part in rest.strip_prefix('/')?.split('/') {
-        *segments.get_mut(n)? = part;
+    let (mut rest, mut n) = (rest.strip_prefix('/')?, 0);
+    // Cut with memchr rather than `split('/')`, which decodes characters: `/` is ASCII, so every
+    // cut is on a character boundary.
+    while let Some(i) = memchr::memchr(b'/', rest.as_bytes()) {
+        *segments.get_mut(n)? = &rest[..i];
         n += 1;
+        rest = &rest[i + 1..];
     }
-    Some((segments, n))
+    *segments.get_mut(n)? = rest;
+    Some((segments, n + 1))
 }
 
 /// A percent-decoded path segment. `+` stays `+`; bytes that are not UTF-8 become U+FFFD (as
@@ -647,6 +651,29 @@ mod tests {
         assert_eq!(parse_offset("+18:00"), Some(1080));
         for bad in ["+18:01", "02:00", "+2:00", "+02:60", "+0200", "", "+", "+ü:00", "Europe/Prague"] {
             assert_eq!(parse_offset(bad), None, "{bad}");
+        }
+    }
+
+    /// What `segments_after_api` was: the segments by `split('/')`.
+    fn segments_by_split(path: &str) -> Option<([&str; 4], usize)> {
+        let rest = path.strip_prefix(API)?;
+        let mut segments = [""; 4];
+        if rest.is_empty() {
+            return Some((segments, 0));
+        }
+        let mut n = 0;
+        for part in rest.strip_prefix('/')?.split('/') {
+            *segments.get_mut(n)? = part;
+            n += 1;
+        }
+        Some((segments, n))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn segments_are_cut_as_split_cuts_them(rest in "[/a/é%]{0,10}", prefixed: bool) {
+            let path = if prefixed { format!("{API}{rest}") } else { rest };
+            proptest::prop_assert_eq!(segments_after_api(&path), segments_by_split(&path));
         }
     }
 
