@@ -3,7 +3,8 @@
 //! Runs the release `standin` binary and, in this process, a bare actix-web reference that answers
 //! each benchmarked request with the exact bytes Standin sent for it, with no session logic: the
 //! physical-limit reference. Prints a markdown table. `PERF_SECS` sets the seconds per load run
-//! (default 4), `PERF_RUNS` the alternating runs per side whose median counts (default 3),
+//! (default 4), `PERF_RUNS` the back-to-back pairs of runs (standin and the reference, the first
+//! of a pair alternating) whose medians count; a ratio is the median of the pairs' (default 3),
 //! `PERF_WORKERS` the worker threads of both servers (default 1), `PERF_PIN=0` leaves the servers
 //! and wrk unpinned (by default the servers run on CPU 0 and wrk on CPU 1), and `PERF_ONLY`
 //! (comma-separated profile ids) runs just the throughput table for those profiles.
@@ -425,7 +426,7 @@ fn main() {
         report.push('\n');
     };
     line(format!(
-        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, median of {} alternating runs, {}",
+        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, {} back-to-back pairs of runs (standin and the reference, alternating which goes first), medians of each side and of the pairs' ratios, {}",
         workers(),
         runs(),
         if pinned() { "servers on CPU 0 and wrk on CPU 1" } else { "not pinned to CPUs" }
@@ -459,20 +460,34 @@ fn main() {
             (flow.note, vec![auth.clone()], 0.9),
             ("mixed 1 login : 9 uses", mixed, mixed_target),
         ] {
-            // Standin and the reference take turns, PERF_RUNS times each; medians are compared,
-            // so that a slow moment of the machine does not land on one side only.
-            let (mut s, mut b, mut s1, mut b1) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for _ in 0..runs() {
-                s.push(wrk(addr, &reqs, 64, secs).rps);
-                b.push(wrk(bare, &reqs, 64, secs).rps);
+            // Standin and the reference run in back-to-back pairs, PERF_RUNS pairs, the first of a
+            // pair alternating (ABBA): a slow stretch of the machine then falls on both sides of
+            // a pair, and the ratio is the median of the pairs' ratios.
+            let pair = |connections: u32, secs: u64, i: usize| {
+                if i % 2 == 0 {
+                    let s = wrk(addr, &reqs, connections, secs);
+                    (s, wrk(bare, &reqs, connections, secs))
+                } else {
+                    let b = wrk(bare, &reqs, connections, secs);
+                    (wrk(addr, &reqs, connections, secs), b)
+                }
+            };
+            let (mut s, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+            for i in 0..runs() {
+                let (sr, br) = pair(64, secs, i);
+                ratios.push(sr.rps / br.rps.max(1.0));
+                s.push(sr.rps);
+                b.push(br.rps);
             }
-            for _ in 0..runs() {
-                s1.push(wrk(addr, &reqs, 1, secs.min(3)).p99_ms);
-                b1.push(wrk(bare, &reqs, 1, secs.min(3)).p99_ms);
+            let (mut s1, mut b1, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
+            for i in 0..runs() {
+                let (sr, br) = pair(1, secs.min(3), i);
+                p99s.push(sr.p99_ms / br.p99_ms.max(0.001));
+                s1.push(sr.p99_ms);
+                b1.push(br.p99_ms);
             }
             let (s, b, s1, b1) = (pct(&mut s, 0.5), pct(&mut b, 0.5), pct(&mut s1, 0.5), pct(&mut b1, 0.5));
-            let ratio = s / b.max(1.0);
-            let p99 = s1 / b1.max(0.001);
+            let (ratio, p99) = (pct(&mut ratios, 0.5), pct(&mut p99s, 0.5));
             line(format!(
                 "| {} | {name} | {s:.0} | {b:.0} | {ratio:.3} | ≥{target:.2} {} | {s1:.3} ms | {b1:.3} ms | {p99:.2} {} |",
                 flow.profile,
