@@ -23,27 +23,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 /// `n` random bytes as lowercase hex.
 pub fn hex_lower(rng: &mut dyn RngCore, n: usize) -> String {
-    let mut s = String::with_capacity(n * 2);
-    push_hex(&mut s, rng, n, LOWER);
-    s
+    hex_lower_then(rng, n, &[])
 }
 
 /// `n` random bytes as uppercase hex.
 pub fn hex_upper(rng: &mut dyn RngCore, n: usize) -> String {
-    let mut s = String::with_capacity(n * 2);
-    push_hex(&mut s, rng, n, UPPER);
-    s
+    hex_upper_then(rng, n, &[])
 }
 
-/// Appends `n` random bytes as lowercase hex to `out` (a token with a prefix or suffix is then
-/// one allocation).
-pub fn push_hex_lower(out: &mut String, rng: &mut dyn RngCore, n: usize) {
-    push_hex(out, rng, n, LOWER);
+/// `n` random bytes as lowercase hex, then `tail` (a separator and a suffix), in one allocation.
+pub fn hex_lower_then(rng: &mut dyn RngCore, n: usize, tail: &[&str]) -> String {
+    hex_then(rng, n, LOWER, tail)
 }
 
-/// Appends `n` random bytes as uppercase hex to `out`.
-pub fn push_hex_upper(out: &mut String, rng: &mut dyn RngCore, n: usize) {
-    push_hex(out, rng, n, UPPER);
+/// `n` random bytes as uppercase hex, then `tail`, in one allocation.
+pub fn hex_upper_then(rng: &mut dyn RngCore, n: usize, tail: &[&str]) -> String {
+    hex_then(rng, n, UPPER, tail)
+}
+
+fn hex_then(rng: &mut dyn RngCore, n: usize, digits: &[u8; 16], tail: &[&str]) -> String {
+    let mut out = String::with_capacity(n * 2 + tail.iter().map(|t| t.len()).sum::<usize>());
+    push_hex(&mut out, rng, n, digits);
+    tail.iter().for_each(|t| out.push_str(t));
+    out
 }
 
 const LOWER: &[u8; 16] = b"0123456789abcdef";
@@ -118,16 +120,16 @@ mod tests {
     proptest::proptest! {
         /// The chunked writer draws what one `fill_bytes(n)` draws: seeded tokens stay as they were.
         #[test]
-        fn hex_is_one_fill_in_hex(seed: u64, n in 0usize..100, prefix in "[a-z]{0,3}") {
+        fn hex_is_one_fill_in_hex(seed: u64, n in 0usize..100, suffix in "[a-z]{0,3}") {
             let mut bytes = vec![0u8; n];
             let mut one = stream(Some(seed), "s");
             one.fill_bytes(&mut bytes);
             let lower: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
             proptest::prop_assert_eq!(hex_lower(&mut stream(Some(seed), "s"), n), lower.clone());
             proptest::prop_assert_eq!(hex_upper(&mut stream(Some(seed), "s"), n), lower.to_uppercase());
-            let (mut out, mut chunked) = (prefix.clone(), stream(Some(seed), "s"));
-            push_hex_lower(&mut out, &mut chunked, n);
-            proptest::prop_assert_eq!(out, prefix + &lower);
+            let mut chunked = stream(Some(seed), "s");
+            let out = hex_lower_then(&mut chunked, n, &[".", &suffix]);
+            proptest::prop_assert_eq!(out, format!("{lower}.{suffix}"));
             // And leaves the stream where one fill leaves it.
             proptest::prop_assert_eq!(chunked.next_u64(), one.next_u64());
         }

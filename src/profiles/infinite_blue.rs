@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use rand_chacha::rand_core::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -235,14 +234,7 @@ impl Stand {
             idle: self.options.customer_idle_timeouts.get(customer).map(|i| i.0),
             ..Login::password(user, password).from_peer(req.peer)
         };
-        let mint = |rng: &mut dyn RngCore| {
-            let mut t = String::with_capacity(33 + suffix.len());
-            token::push_hex_lower(&mut t, rng, 16);
-            t.push('@');
-            t.push_str(suffix);
-            Minted::token(t)
-        };
-        match engine.login(attempt, mint) {
+        match engine.login(attempt, |rng| Minted::token(token::hex_lower_then(rng, 16, &["@", suffix]))) {
             Ok(s) => logged_in(output, &s.token),
             Err(_) => self.login_error(output),
         }

@@ -9,7 +9,6 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use quick_xml::events::Event;
-use rand_chacha::rand_core::RngCore;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -261,14 +260,7 @@ impl Stand {
         };
         let node = &self.options.node;
         let attempt = Login::password(&c.user, &c.password).from_peer(req.peer);
-        let mint = |rng: &mut dyn RngCore| {
-            let mut t = String::with_capacity(33 + node.len());
-            token::push_hex_upper(&mut t, rng, 16);
-            t.push('.');
-            t.push_str(node);
-            Minted::token(t)
-        };
-        match engine.login(attempt, mint) {
+        match engine.login(attempt, |rng| Minted::token(token::hex_upper_then(rng, 16, &[".", node]))) {
             Ok(s) => self
                 .vendor(Response::new(200))
                 .header("Set-Cookie", ["JSESSIONID=", &s.token, "; Path=/rest; HttpOnly"].concat())
