@@ -338,14 +338,10 @@ impl Params {
         for source in precedence {
             match source {
                 Source::Header => {
-                    for (name, slot) in NAMES.iter().zip(p.slots()) {
+                    for (name, slot) in NAMES.iter().zip(p.slots()).filter(|(_, slot)| slot.is_none()) {
                         // The first header of the name; one that is not UTF-8 is as good as absent.
                         let value = req.headers.iter().find(|(n, _)| n.as_str().eq_ignore_ascii_case(name));
-                        if slot.is_none()
-                            && let Some(v) = value.and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
-                        {
-                            *slot = Some(v.to_owned());
-                        }
+                        *slot = value.and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok()).map(str::to_owned);
                     }
                 }
                 Source::Form => p.fill(form_body(req).unwrap_or_default()),
