@@ -445,7 +445,7 @@ impl Pattern {
         let rest = path.strip_prefix('/')?;
         // Segment by segment, without collecting the path's (this runs for every resource on
         // every request); `/` alone has no segments.
-        let mut parts = (!rest.is_empty()).then(|| rest.split('/')).into_iter().flatten();
+        let mut parts = (!rest.is_empty()).then(|| crate::wire::segments(rest)).into_iter().flatten();
         let mut params = Vec::new();
         for seg in &self.segments {
             match seg {

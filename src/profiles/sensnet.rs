@@ -432,16 +432,12 @@ fn segments_after_api(path: &str) -> Option<([&str; 4], usize)> {
     if rest.is_empty() {
         return Some((segments, 0));
     }
-    let (mut rest, mut n) = (rest.strip_prefix('/')?, 0);
-    // Cut with memchr rather than `split('/')`, which decodes characters: `/` is ASCII, so every
-    // cut is on a character boundary.
-    while let Some(i) = memchr::memchr(b'/', rest.as_bytes()) {
-        *segments.get_mut(n)? = &rest[..i];
+    let mut n = 0;
+    for part in crate::wire::segments(rest.strip_prefix('/')?) {
+        *segments.get_mut(n)? = part;
         n += 1;
-        rest = &rest[i + 1..];
     }
-    *segments.get_mut(n)? = rest;
-    Some((segments, n + 1))
+    Some((segments, n))
 }
 
 /// A percent-decoded path segment. `+` stays `+`; bytes that are not UTF-8 become U+FFFD (as

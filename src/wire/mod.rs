@@ -164,6 +164,26 @@ impl Request {
     }
 }
 
+/// `text.split('/')`, cut with memchr: path segments are read on every request, and `split` with
+/// a `char` pattern decodes characters (four SensNet paths: 77 -> 53 ns). `/` is ASCII, so every
+/// cut is on a character boundary.
+pub fn segments(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'/', r.as_bytes()) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Merges runs of `/` into one, as the vendors' servlet containers do before routing.
 pub fn merge_slashes(path: &str) -> String {
     if !path.is_empty() && !path.contains("//") {
@@ -296,6 +316,13 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn segments_are_split_slash(text in "[/aé]{0,8}") {
+            proptest::prop_assert_eq!(segments(&text).collect::<Vec<_>>(), text.split('/').collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn cookies_come_from_every_cookie_header_and_other_cookies_bytes_do_not_matter() {
