@@ -1,7 +1,10 @@
 //! The journal: a bounded per-stand record of requests, what they got, and why.
 //!
-//! Secrets never enter it: the session token and the password a request carries are masked in
-//! the recorded path and query, and headers and bodies are not recorded at all.
+//! Secrets never leave it: the session token and the password a request carries are masked in
+//! the path and query it hands out, and headers and bodies are not recorded at all. The ring
+//! keeps each request's path and query as they came, with the secrets found in the request, and
+//! masks them when it is read ([`Kept::into_entry`]): masking is off the request path, and a
+//! journal nobody reads costs no masking at all.
 
 use std::collections::VecDeque;
 
@@ -63,10 +66,52 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
-/// A ring of the last `capacity` entries.
+/// A request as the ring keeps it: an [`Entry`] whose path and query are as they came, with the
+/// secrets to mask in them. Its `Debug` shows the masked entry.
+#[derive(Clone)]
+pub struct Kept {
+    entry: Entry,
+    /// The session token the request carried.
+    token: Option<String>,
+    /// The other secrets the profile found in the request (`Handler::redact`).
+    redacted: Vec<String>,
+}
+
+impl Kept {
+    /// `entry` (path and query unmasked), with the secrets of its request.
+    pub fn new(entry: Entry, token: Option<String>, redacted: Vec<String>) -> Kept {
+        Kept { entry, token, redacted }
+    }
+
+    /// The entry as it is handed out: the token and the redacted values masked wherever they
+    /// occur in the path and query (percent-encoded too), and the values of secret-looking query
+    /// parameters masked.
+    pub fn into_entry(self) -> Entry {
+        let Kept { mut entry, token, redacted } = self;
+        let secrets = || redacted.iter().map(String::as_str).chain(token.as_deref());
+        if let Some(path) = mask(&entry.path, secrets()) {
+            entry.path = path;
+        }
+        if let Some(query) = mask_query(&entry.query) {
+            entry.query = query;
+        }
+        if let Some(query) = mask(&entry.query, secrets()) {
+            entry.query = query;
+        }
+        entry
+    }
+}
+
+impl std::fmt::Debug for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.clone().into_entry().fmt(f)
+    }
+}
+
+/// A ring of the last `capacity` requests.
 #[derive(Debug)]
 pub struct Journal {
-    entries: VecDeque<Entry>,
+    entries: VecDeque<Kept>,
     capacity: usize,
     seq: u64,
 }
@@ -77,17 +122,17 @@ impl Journal {
         Journal { entries: VecDeque::with_capacity(capacity.min(1024)), capacity, seq: 0 }
     }
 
-    /// Records an entry, numbering it and dropping the oldest beyond capacity.
-    pub fn record(&mut self, mut entry: Entry) {
+    /// Records a request, numbering it and dropping the oldest beyond capacity.
+    pub fn record(&mut self, mut kept: Kept) {
         self.seq += 1;
         if self.capacity == 0 {
             return;
         }
-        entry.seq = self.seq;
+        kept.entry.seq = self.seq;
         if self.entries.len() == self.capacity {
             self.entries.pop_front();
         }
-        self.entries.push_back(entry);
+        self.entries.push_back(kept);
     }
 
     /// Counts a request without keeping an entry (a journal of capacity 0).
@@ -95,8 +140,9 @@ impl Journal {
         self.seq += 1;
     }
 
-    /// The last `limit` entries, oldest first.
-    pub fn last(&self, limit: usize) -> Vec<Entry> {
+    /// The last `limit` requests, oldest first, still to be masked ([`Kept::into_entry`]):
+    /// callers mask them after letting go of the journal's lock.
+    pub fn last(&self, limit: usize) -> Vec<Kept> {
         let skip = self.entries.len().saturating_sub(limit);
         self.entries.iter().skip(skip).cloned().collect()
     }
@@ -242,11 +288,26 @@ mod tests {
     fn the_ring_keeps_the_newest() {
         let mut j = Journal::new(2);
         for i in 0..3 {
-            j.record(Entry { status: 200 + i, ..sample() });
+            j.record(Kept::new(Entry { status: 200 + i, ..sample() }, None, vec![]));
         }
-        let last = j.last(10);
+        let last: Vec<Entry> = j.last(10).into_iter().map(Kept::into_entry).collect();
         assert_eq!(last.iter().map(|e| (e.seq, e.status)).collect::<Vec<_>>(), [(2, 201), (3, 202)]);
         assert_eq!(j.total(), 3);
+    }
+
+    #[test]
+    fn kept_requests_are_masked_when_read() {
+        let entry = Entry {
+            path: "/sn/rest/api/0f1e2d3c/logout/hunter%202".into(),
+            query: "sessionId=0f1e2d3c&x=hunter+2&note=0f1e2d3c".into(),
+            ..sample()
+        };
+        let kept = Kept::new(entry, Some("0f1e2d3c".into()), vec!["hunter 2".into()]);
+        let shown = format!("{kept:?}");
+        let entry = kept.into_entry();
+        assert_eq!(entry.path, "/sn/rest/api/***/logout/***");
+        assert_eq!(entry.query, "sessionId=***&x=***&note=***");
+        assert!(!shown.contains("0f1e2d3c") && !shown.contains("hunter"), "{shown}");
     }
 
     #[test]

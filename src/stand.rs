@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use crate::control;
 use crate::engine::{Clock, Engine, Expiry, SessionView, Timestamp, Which};
 use crate::faults::{Action, Facts, Rules, Then, Verdict};
-use crate::journal::{Entry, Journal, mask, mask_query};
+use crate::journal::{Entry, Journal, Kept};
 use crate::profiles::{self, Handler, Operation, Semantic};
 use crate::scenario::{Scenario, StandSpec, parse_span};
 use crate::server;
@@ -112,7 +112,7 @@ impl Core {
             Some((action, then)) => self.act(&req, *action, then, token.as_deref(), user.as_deref()),
         };
         let outcome = Outcome { response, transport, delay: verdict.delay };
-        self.record(req, op, user, now, before, token.as_deref(), &outcome, verdict);
+        self.record(req, op, user, now, before, token, &outcome, verdict);
         outcome
     }
 
@@ -132,7 +132,7 @@ impl Core {
             response.headers.push((name.clone().into(), value.clone().into()));
         }
         let outcome = Outcome::from(response);
-        self.record(req, op, None, now, before, token.as_deref(), &outcome, Verdict::default());
+        self.record(req, op, None, now, before, token, &outcome, Verdict::default());
         outcome.response
     }
 
@@ -204,7 +204,7 @@ impl Core {
         user: Option<String>,
         now: Timestamp,
         before: &'static str,
-        token: Option<&str>,
+        token: Option<String>,
         outcome: &Outcome,
         verdict: Verdict,
     ) {
@@ -214,18 +214,12 @@ impl Core {
             return;
         }
         let redacted = self.handler.redact(&req);
-        let secrets = || redacted.iter().map(String::as_str).chain(token);
-        let path = mask(&req.path, secrets()).unwrap_or(req.path);
-        let query = match mask_query(&req.query) {
-            Some(q) => mask(&q, secrets()).unwrap_or(q),
-            None => mask(&req.query, secrets()).unwrap_or(req.query),
-        };
         let entry = Entry {
             seq: 0,
             time: now,
             method: req.method,
-            path,
-            query,
+            path: req.path,
+            query: req.query,
             op: op.as_str(),
             user,
             status: match outcome.transport {
@@ -234,12 +228,22 @@ impl Core {
             },
             transport: outcome.transport.name(),
             session_before: before,
-            session_after: session_state(&self.engine, token),
+            session_after: session_state(&self.engine, token.as_deref()),
             fired: verdict.fired,
             draws: verdict.draws,
             delay_ms: outcome.delay.as_millis() as u64,
         };
-        self.journal.lock().record(entry);
+        // Masked when read: the path and query are moved in as they came.
+        self.journal.lock().record(Kept::new(entry, token, redacted));
+    }
+
+    /// The journal's total and its last `limit` entries, masked once its lock is let go.
+    pub fn journal_entries(&self, limit: usize) -> (u64, Vec<Entry>) {
+        let (total, kept) = {
+            let journal = self.journal.lock();
+            (journal.total(), journal.last(limit))
+        };
+        (total, kept.into_iter().map(Kept::into_entry).collect())
     }
 
     /// The `Date` header for now on the stand clock (formatted once a second).
@@ -384,7 +388,7 @@ impl Stand {
 
     /// The last `limit` journal entries, oldest first.
     pub fn journal(&self, limit: usize) -> Vec<crate::journal::Entry> {
-        self.core.journal.lock().last(limit)
+        self.core.journal_entries(limit).1
     }
 
     /// Adds a fault rule at run time; returns its id.

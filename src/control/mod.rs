@@ -113,9 +113,8 @@ pub(crate) fn stand(core: &Core, req: &Request) -> Response {
         }
         (&Method::GET, "/journal") => {
             let limit = req.query_param("limit").and_then(|l| l.parse::<usize>().ok()).unwrap_or(usize::MAX);
-            let journal = core.journal.lock();
-            let entries = serde_json::to_value(journal.last(limit)).unwrap_or_default();
-            Response::json(200, &json!({"total": journal.total(), "entries": entries}))
+            let (total, entries) = core.journal_entries(limit);
+            Response::json(200, &json!({"total": total, "entries": entries}))
         }
         (&Method::DELETE, "/journal") => {
             core.journal.lock().clear();
