@@ -15,7 +15,7 @@ use serde_json::json;
 use super::{Handler, Operation, Principal, Profile, Semantic, escape};
 use crate::engine::{Account, Credential, Engine, Login, Minted, Policy, token};
 use crate::scenario::parse_span;
-use crate::wire::{Method, Request, Response, form_pairs, json};
+use crate::wire::{Method, Request, Response, form_decode, form_name, form_pairs_raw, json};
 
 /// The registry entry.
 pub struct InfiniteBlue;
@@ -173,10 +173,11 @@ impl Handler for Stand {
 
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
         let output = self.output_or_xml(req);
-        let Some(id) = self.session_id(req) else {
+        let params = self.params(req);
+        let Some(id) = params.session_id.as_deref().map(str::trim) else {
             return Err(fail(output, 400, "Missing parameter: sessionId"));
         };
-        match engine.authenticate(&id) {
+        match engine.authenticate(id) {
             Ok(s) => Ok(Principal::Session(Box::new(s))),
             Err(_) => Err(self.login_error(output)),
         }
@@ -362,12 +363,14 @@ impl Params {
         if pairs.is_empty() {
             return;
         }
-        for (k, v) in form_pairs(pairs) {
-            let slot = NAMES.iter().zip(self.slots()).find_map(|(name, slot)| (*name == k).then_some(slot));
+        // Only the values kept are decoded; names are compared undecoded where that is the same.
+        for (k, v) in form_pairs_raw(pairs) {
+            let k = form_name(k);
+            let slot = NAMES.iter().zip(self.slots()).find_map(|(name, slot)| (name.as_bytes() == &*k).then_some(slot));
             if let Some(slot) = slot
                 && slot.is_none()
             {
-                *slot = Some(v.into_owned());
+                *slot = Some(form_decode(v).into_owned());
             }
         }
     }
@@ -419,6 +422,7 @@ fn fail(output: Output, status: u16, message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::form_pairs;
     use proptest::prelude::*;
 
     #[test]

@@ -8,16 +8,16 @@ mod parse;
 
 use std::any::Any;
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::net::IpAddr;
-use std::sync::OnceLock;
 
 pub use actix_web::http::Method;
 pub use actix_web::http::header::{HeaderName, HeaderValue};
 use bytes::Bytes;
 
 pub use parse::{
-    Media, basic_credentials, cookie_bytes, cookie_value, cookies, form_pairs, is_media_type, media_type,
-    percent_decode, wants,
+    Media, basic_credentials, cookie_bytes, cookie_value, cookies, form_decode, form_name, form_pairs, form_pairs_raw,
+    is_media_type, media_type, percent_decode, wants,
 };
 
 /// An HTTP request as a profile sees it.
@@ -37,7 +37,7 @@ pub struct Request {
     /// The client certificate (DER), if one was presented over TLS.
     pub client_cert: Option<Bytes>,
     /// What the profile parsed from this request, kept for its next question (see [`Request::parsed`]).
-    memo: OnceLock<Box<dyn Any + Send + Sync>>,
+    memo: OnceCell<Box<dyn Any + Send + Sync>>,
 }
 
 impl Clone for Request {
@@ -50,7 +50,7 @@ impl Clone for Request {
             body: self.body.clone(),
             peer: self.peer,
             client_cert: self.client_cert.clone(),
-            memo: OnceLock::new(),
+            memo: OnceCell::new(),
         }
     }
 }
@@ -85,7 +85,7 @@ impl Request {
         headers: Vec<(HeaderName, HeaderValue)>,
         body: Bytes,
     ) -> Self {
-        Request { method, path, query, headers, body, peer: None, client_cert: None, memo: OnceLock::new() }
+        Request { method, path, query, headers, body, peer: None, client_cert: None, memo: OnceCell::new() }
     }
 
     /// `parse(self)`, computed once per request: the journal, the fault rules and the handler
@@ -150,7 +150,9 @@ impl Request {
 
     /// The first query parameter called `name`, percent-decoded.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        form_pairs(self.query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+        form_pairs_raw(self.query.as_bytes())
+            .find(|(k, _)| *form_name(k) == *name.as_bytes())
+            .map(|(_, v)| form_decode(v).into_owned())
     }
 
     /// The media type of the body, lowercase, without parameters.

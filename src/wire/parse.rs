@@ -132,6 +132,12 @@ pub fn wants(accept: Option<&str>, suffix: &str) -> bool {
 /// with escapes is decoded in one pass into one buffer (the crate decodes byte by byte through an
 /// iterator, then again for the lossy UTF-8 pass: a query or login form on every request).
 pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, str>)> + '_ {
+    form_pairs_raw(input).map(|(name, value)| (form_decode(name), form_decode(value)))
+}
+
+/// The pairs of [`form_pairs`] before decoding, for a reader that decodes only the ones it
+/// keeps ([`form_decode`]; a name with no `+` or `%` decodes to its own bytes if UTF-8).
+pub fn form_pairs_raw(input: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
     let mut rest = input;
     std::iter::from_fn(move || {
         loop {
@@ -148,15 +154,27 @@ pub fn form_pairs(input: &[u8]) -> impl Iterator<Item = (Cow<'_, str>, Cow<'_, s
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &pair[pair.len()..]),
             };
-            return Some((form_decode(name), form_decode(value)));
+            return Some((name, value));
         }
     })
+}
+
+/// A raw form name ([`form_pairs_raw`]) decoded as [`form_decode`] does, as bytes to compare
+/// with a name: borrowed, with no UTF-8 check, when it is ASCII with nothing to decode.
+pub fn form_name(raw: &[u8]) -> Cow<'_, [u8]> {
+    if raw.is_ascii() && !raw.iter().any(|&b| b == b'+' || b == b'%') {
+        return Cow::Borrowed(raw);
+    }
+    match form_decode(raw) {
+        Cow::Borrowed(s) => Cow::Borrowed(s.as_bytes()),
+        Cow::Owned(s) => Cow::Owned(s.into_bytes()),
+    }
 }
 
 /// One name or value of a form: `+` is a space, then percent-decoding (a `%` without two hex
 /// digits stays as it is), then lossy UTF-8, as `form_urlencoded` decodes it. A `+` that an
 /// escape decodes to (`%2B`) stays a `+`, which one pass gives for free.
-fn form_decode(text: &[u8]) -> Cow<'_, str> {
+pub fn form_decode(text: &[u8]) -> Cow<'_, str> {
     // A plain loop: the pieces are a few bytes, too short for memchr's set-up to pay.
     if !text.iter().any(|&b| b == b'+' || b == b'%') {
         // `from_utf8` first: `from_utf8_lossy` walks valid text chunk by chunk, slowly.
@@ -209,6 +227,14 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn raw_form_names_are_decoded_as_values_are(
+            raw in proptest::collection::vec(prop_oneof![Just(b'+'), Just(b'%'), Just(b'2'), Just(b'0'), Just(b'a'), Just(b' '), Just(0xC3), Just(0xA9), any::<u8>()], 0..8),
+        ) {
+            let decoded = form_decode(&raw);
+            prop_assert_eq!(&*form_name(&raw), decoded.as_bytes());
+        }
+
         #[test]
         fn form_pairs_are_form_urlencodeds(input in proptest::collection::vec(
             prop_oneof![Just(b'&'), Just(b'='), Just(b'+'), Just(b'%'), Just(b'2'), Just(b'B'), Just(b'a'), Just(0xC3), Just(0xA9), any::<u8>()],
