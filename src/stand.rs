@@ -97,7 +97,7 @@ impl Core {
         let op = handler.operation(&req);
         let now = engine.clock().now();
         let token = handler.session_token(&req);
-        let before = session_state(engine, token.as_deref());
+        let before = session_state(engine, token.as_deref(), now);
         let user = handler.user(&req);
         let verdict = {
             let mut rules = self.rules.lock();
@@ -126,7 +126,7 @@ impl Core {
         let op = self.handler.operation(&req);
         let now = self.engine.clock().now();
         let token = self.handler.session_token(&req);
-        let before = session_state(&self.engine, token.as_deref());
+        let before = session_state(&self.engine, token.as_deref(), now);
         let mut response = self.handler.render(&self.engine, &req, &Semantic::TooLarge);
         for (name, value) in &self.spec.headers {
             response.headers.push((name.clone().into(), value.clone().into()));
@@ -228,7 +228,7 @@ impl Core {
             },
             transport: outcome.transport.name(),
             session_before: before,
-            session_after: session_state(&self.engine, token.as_deref()),
+            session_after: session_state(&self.engine, token.as_deref(), now),
             fired: verdict.fired,
             draws: verdict.draws,
             delay_ms: outcome.delay.as_millis() as u64,
@@ -266,8 +266,10 @@ impl Core {
     }
 }
 
-fn session_state(engine: &Engine, token: Option<&str>) -> &'static str {
-    match token.map(|t| engine.status(t)) {
+/// The journal's name for the state of the request's session at the request's instant (before
+/// and after it is answered: both at `now`, so that only what the request did tells them apart).
+fn session_state(engine: &Engine, token: Option<&str>, now: Timestamp) -> &'static str {
+    match token.map(|t| engine.status_at(t, now)) {
         None => "none",
         Some(None) => "unknown",
         Some(Some(Ok(()))) => "live",

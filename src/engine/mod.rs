@@ -361,7 +361,12 @@ impl Engine {
 
     /// The state of a token, changing nothing: `None` if unknown, else valid or why not.
     pub fn status(&self, token: &str) -> Option<Result<(), Expiry>> {
-        let now = self.clock.now();
+        self.status_at(token, self.clock.now())
+    }
+
+    /// The state of a token at `now` (a request's instant, read once for all it asks), changing
+    /// nothing.
+    pub fn status_at(&self, token: &str, now: Timestamp) -> Option<Result<(), Expiry>> {
         let state = self.state.lock();
         state.store.get(token).map(|s| policy::check(s, &self.setup.policy, now))
     }
