@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, escape, xml_declaration};
 use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
-use crate::wire::{Media, Method, Request, Response, json, media_type};
+use crate::wire::{Media, Method, Request, Response, has_media_suffix, is_media_type, json};
 
 /// The registry entry.
 pub struct OracleSdm;
@@ -579,12 +579,13 @@ fn credentials(req: &Request) -> Cow<'_, Result<Credentials, BadInput>> {
 }
 
 fn read_credentials(req: &Request) -> Result<Credentials, BadInput> {
-    let ty = req.header("content-type").map(media_type).ok_or(BadInput)?;
+    let ty = req.header("content-type").ok_or(BadInput)?;
     let body = std::str::from_utf8(&req.body).map_err(|_| BadInput)?;
     let body = body.strip_prefix('\u{feff}').unwrap_or(body);
-    if ty == "application/xml" || ty == "text/xml" || ty.ends_with("+xml") {
+    let is = |media: &str| is_media_type(ty, media);
+    if is("application/xml") || is("text/xml") || has_media_suffix(ty, "+xml") {
         xml_credentials(body)
-    } else if ty == "application/json" || ty.ends_with("+json") {
+    } else if is("application/json") || has_media_suffix(ty, "+json") {
         json_credentials(body)
     } else {
         Err(BadInput)

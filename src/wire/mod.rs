@@ -17,7 +17,7 @@ use bytes::Bytes;
 
 pub use parse::{
     Media, basic_credentials, cookie_bytes, cookie_value, cookies, form_decode, form_name, form_pairs, form_pairs_raw,
-    is_media_type, media_type, percent_decode, wants,
+    has_media_suffix, is_media_type, media_type, percent_decode, wants,
 };
 
 /// An HTTP request as a profile sees it.

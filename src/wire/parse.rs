@@ -96,6 +96,13 @@ pub fn is_media_type(value: &str, ty: &str) -> bool {
     without_parameters(value).eq_ignore_ascii_case(ty)
 }
 
+/// Whether a `Content-Type`/`Accept` entry's media type ends with `suffix` (lowercase, such as
+/// `+xml`), parameters and case aside, without lowercasing it into a new string.
+pub fn has_media_suffix(value: &str, suffix: &str) -> bool {
+    let ty = without_parameters(value).as_bytes();
+    ty.len() >= suffix.len() && ty[ty.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+}
+
 fn without_parameters(value: &str) -> &str {
     value.split(';').next().unwrap_or("").trim()
 }
@@ -314,5 +321,15 @@ mod tests {
         assert!(is_media_type(form, "application/x-www-form-urlencoded"));
         assert_eq!(media_type(form), "application/x-www-form-urlencoded");
         assert!(!is_media_type("text/plain", "application/x-www-form-urlencoded"));
+    }
+
+    proptest! {
+        #[test]
+        fn media_suffixes_compare_as_lowercased_types_do(
+            value in "[a-zA-Z/+; =]{0,16}",
+            suffix in prop_oneof![Just("+xml"), Just("+json"), Just("/xml"), Just("")],
+        ) {
+            prop_assert_eq!(has_media_suffix(&value, suffix), media_type(&value).ends_with(suffix));
+        }
     }
 }
