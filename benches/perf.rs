@@ -7,7 +7,8 @@
 //! of a pair alternating) whose medians count; a ratio is the median of the pairs' (default 3),
 //! `PERF_WORKERS` the worker threads of both servers (default 1), `PERF_PIN=0` leaves the servers
 //! and wrk unpinned (by default the servers run on CPU 0 and wrk on CPU 1), and `PERF_ONLY`
-//! (comma-separated profile ids) runs just the throughput table for those profiles.
+//! (comma-separated profile ids, and `sessions` for the live-session and purge tables) runs just
+//! those parts of the report.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -497,7 +498,9 @@ fn main() {
         }
         drop(bare_handle.stop(false));
     }
-    if only().is_some() {
+    // `PERF_ONLY` names profiles, and `sessions` for the live-session and purge tables.
+    let sessions_only = only().is_some_and(|o| o.iter().any(|p| p == "sessions"));
+    if only().is_some() && !sessions_only {
         return;
     }
     let idle_rss = {
@@ -510,44 +513,61 @@ fn main() {
     drop(standin);
     line(String::new());
 
-    // 2 + 3 + 4. Live sessions: throughput at 1k / 100k / 1M, memory, purge of 1M.
+    // 2 + 3 + 4. Live sessions: throughput at 1k / 100k / 1M, memory, purge of 1M. Two
+    // processes: `small` keeps 1 k sessions, `big` grows to 100 k and 1 M; at each size they run
+    // in back-to-back pairs (ABBA), as in the throughput table, and the ratio is the median of
+    // the pairs' `big / small`. A drift of the host over the minutes the fills take then falls on
+    // both sides of a pair; at 1 k both hold the same, so that row shows the pairs' noise.
     let scenario = "[clock]\nmode = \"manual\"\n[[stands]]\nprofile = \"junos-space\"\nport = 0\n[stands.policy]\nidle_timeout = \"30m\"\n";
+    let (small, _) = Standin::start(scenario);
     let (big, _) = Standin::start(scenario);
-    let addr = big.stands["junos-space"];
     // The benchmarked session never idles out (maxage=0), so it survives the purge below.
-    let login = send(
-        addr,
-        &Req::new("POST", "/api/space/user-management/login?maxage=0")
-            .header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="),
-    );
-    let auth = Req::new("GET", "/api/space/user-management/login-status").header("Cookie", &login.cookies());
-    line("| live sessions | login-status req/s | vs 1k | RSS | bytes per session |".into());
+    let session_of = |addr: SocketAddr| {
+        let login = send(
+            addr,
+            &Req::new("POST", "/api/space/user-management/login?maxage=0")
+                .header("Authorization", "Basic c3VwZXI6anVuaXBlcjEyMw=="),
+        );
+        Req::new("GET", "/api/space/user-management/login-status").header("Cookie", &login.cookies())
+    };
+    let (small_addr, addr) = (small.stands["junos-space"], big.stands["junos-space"]);
+    let (small_auth, auth) = (session_of(small_addr), session_of(addr));
+    let fill = |addr: SocketAddr, count: usize| {
+        control(addr, "POST", "/__standin/sessions", &format!(r#"{{"user":"operator","count":{count}}}"#));
+    };
+    fill(small_addr, 999);
+    line("| live sessions | login-status req/s | vs 1k (median of pairs) | RSS | bytes per session |".into());
     line("|---|---|---|---|---|".into());
     let base_rss = big.rss_kib();
-    let mut at_1k = 0.0;
     let mut have = 1usize;
     let mut bytes_per_session = 0.0;
     for target in [1_000usize, 100_000, 1_000_000] {
-        let fill = target - have;
-        control(addr, "POST", "/__standin/sessions", &format!(r#"{{"user":"operator","count":{fill}}}"#));
+        fill(addr, target - have);
         have = target;
-        // The median of PERF_RUNS runs at each size, as in the throughput table.
-        let mut rates: Vec<f64> = (0..runs()).map(|_| wrk(addr, std::slice::from_ref(&auth), 64, secs).rps).collect();
-        let l = Load { rps: pct(&mut rates, 0.5), ..Load::default() };
-        if target == 1_000 {
-            at_1k = l.rps;
+        let (mut rates, mut ratios) = (Vec::new(), Vec::new());
+        for i in 0..runs() {
+            let one = |a: SocketAddr, r: &Req| wrk(a, std::slice::from_ref(r), 64, secs).rps;
+            let (b, s) = if i % 2 == 0 {
+                let b = one(addr, &auth);
+                (b, one(small_addr, &small_auth))
+            } else {
+                let s = one(small_addr, &small_auth);
+                (one(addr, &auth), s)
+            };
+            rates.push(b);
+            ratios.push(b / s.max(1.0));
         }
+        let (rps, ratio) = (pct(&mut rates, 0.5), pct(&mut ratios, 0.5));
         let rss = big.rss_kib();
         bytes_per_session = (rss.saturating_sub(base_rss) as f64 * 1024.0) / target as f64;
         line(format!(
-            "| {target} | {:.0} | {:.2} {} | {:.1} MB | {bytes_per_session:.0} {} |",
-            l.rps,
-            l.rps / at_1k.max(1.0),
-            if target == 1_000_000 { verdict(l.rps >= 0.9 * at_1k) } else { "" },
+            "| {target} | {rps:.0} | {ratio:.2} {} | {:.1} MB | {bytes_per_session:.0} {} |",
+            if target == 1_000_000 { verdict(ratio >= 0.9) } else { "" },
             rss as f64 / 1024.0,
             if target == 1_000_000 { verdict(bytes_per_session <= 300.0) } else { "" },
         ));
     }
+    drop(small);
     line(String::new());
     let before = wrk(addr, std::slice::from_ref(&auth), 64, secs);
     let during = {
@@ -582,6 +602,9 @@ fn main() {
     ));
     line(format!("| records left after the purge | {left} | | | |"));
     drop(big);
+    if sessions_only {
+        return;
+    }
     line(String::new());
 
     // 4b. The longest single login while one user's sessions grow to 1 M, in process (a request
