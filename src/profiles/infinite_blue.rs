@@ -174,7 +174,7 @@ impl Handler for Stand {
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
         let output = self.output_or_xml(req);
         let params = self.params(req);
-        let Some(id) = params.session_id.as_deref().map(str::trim) else {
+        let Some(id) = params.get(req, Param::SessionId).map(str::trim) else {
             return Err(fail(output, 400, "Missing parameter: sessionId"));
         };
         match engine.authenticate(id) {
@@ -197,7 +197,7 @@ impl Handler for Stand {
     }
 
     fn user(&self, req: &Request) -> Option<String> {
-        self.params(req).login_name.clone()
+        self.params(req).get(req, Param::LoginName).map(str::to_owned)
     }
 
     fn render(&self, _engine: &Engine, req: &Request, event: &Semantic) -> Response {
@@ -218,12 +218,13 @@ impl Stand {
             Err(r) => return r,
         };
         let params = self.params(req);
-        let (Some(user), Some(password)) = (params.login_name.as_deref(), params.password.as_deref()) else {
-            let missing = if params.login_name.is_none() { "loginName" } else { "password" };
+        let (Some(user), Some(password)) = (params.get(req, Param::LoginName), params.get(req, Param::Password)) else {
+            let missing = if params.get(req, Param::LoginName).is_none() { "loginName" } else { "password" };
             return fail(output, 400, &format!("Missing parameter: {missing}"));
         };
-        let cust_id = params.cust_id.as_deref().map(str::trim).filter(|c| !c.is_empty());
-        let admin_fallback = params.admin_fallback.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+        let cust_id = params.get(req, Param::CustId).map(str::trim).filter(|c| !c.is_empty());
+        let admin_fallback =
+            params.get(req, Param::AdminFallback).is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
         // The customer is the one named, else the one the login name belongs to; accounts are
         // immutable while the stand runs, so this agrees with the engine's own lookup.
         let account = engine.find_account(user, cust_id).and_then(|id| engine.account(id));
@@ -284,12 +285,12 @@ impl Stand {
     /// The `sessionId` the request carries, with the documented leading space (or any other
     /// surrounding whitespace, `+` in a query included) trimmed.
     fn session_id(&self, req: &Request) -> Option<String> {
-        self.params(req).session_id.as_deref().map(|s| s.trim().to_owned())
+        self.params(req).get(req, Param::SessionId).map(|s| s.trim().to_owned())
     }
 
     /// The requested output format, or the `status="fail"` answer to a bad one (in XML).
     fn output(&self, req: &Request) -> Result<Output, Response> {
-        match self.params(req).output.as_deref() {
+        match self.params(req).get(req, Param::Output) {
             None => Ok(Output::Xml),
             Some(v) if v.trim().eq_ignore_ascii_case("xml") => Ok(Output::Xml),
             Some(v) if v.trim().eq_ignore_ascii_case("json") => Ok(Output::Json),
@@ -319,18 +320,29 @@ impl Stand {
 /// The parameters the profile reads, each the first value of its name in the configured
 /// precedence of sources (a header of that name in any case, a form field, a query parameter),
 /// read once per request: a login asks for five of them, and the journal and fault rules ask
-/// again.
+/// again. A query value with nothing to decode is kept as its place in the query, not copied.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Params {
-    login_name: Option<String>,
-    password: Option<String>,
-    session_id: Option<String>,
-    output: Option<String>,
-    cust_id: Option<String>,
-    admin_fallback: Option<String>,
+struct Params([Option<Value>; 6]);
+
+/// One parameter's value: a piece of the request's query as it is, or a decoded copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Value {
+    Query(std::ops::Range<usize>),
+    Owned(String),
 }
 
-/// The parameter names, in the order of `Params::slots`.
+/// The parameters, in the order of [`NAMES`].
+#[derive(Clone, Copy)]
+enum Param {
+    LoginName,
+    Password,
+    SessionId,
+    Output,
+    CustId,
+    AdminFallback,
+}
+
+/// The parameter names, in the order of [`Param`].
 const NAMES: [&str; 6] = ["loginName", "password", "sessionId", "output", "custId", "adminFallback"];
 
 impl Params {
@@ -339,38 +351,52 @@ impl Params {
         for source in precedence {
             match source {
                 Source::Header => {
-                    for (name, slot) in NAMES.iter().zip(p.slots()).filter(|(_, slot)| slot.is_none()) {
+                    for (name, slot) in NAMES.iter().zip(&mut p.0).filter(|(_, slot)| slot.is_none()) {
                         // The first header of the name; one that is not UTF-8 is as good as absent.
                         let value = req.headers.iter().find(|(n, _)| n.as_str().eq_ignore_ascii_case(name));
-                        *slot = value.and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok()).map(str::to_owned);
+                        *slot = value
+                            .and_then(|(_, v)| std::str::from_utf8(v.as_bytes()).ok())
+                            .map(|v| Value::Owned(v.to_owned()));
                     }
                 }
-                Source::Form => p.fill(form_body(req).unwrap_or_default()),
-                Source::Query => p.fill(req.query.as_bytes()),
+                Source::Form => p.fill(form_body(req).unwrap_or_default(), None),
+                Source::Query => p.fill(req.query.as_bytes(), Some(&req.query)),
             }
         }
         p
     }
 
-    fn slots(&mut self) -> [&mut Option<String>; 6] {
-        let Params { login_name, password, session_id, output, cust_id, admin_fallback } = self;
-        [login_name, password, session_id, output, cust_id, admin_fallback]
+    /// The value of `param`, for the request these were read from.
+    fn get<'a>(&'a self, req: &'a Request, param: Param) -> Option<&'a str> {
+        match self.0[param as usize].as_ref()? {
+            // Cut at `&` and `=` (ASCII) in a `String`: always on character boundaries.
+            Value::Query(range) => req.query.get(range.clone()),
+            Value::Owned(s) => Some(s),
+        }
     }
 
     /// Takes the first value of each name still missing from these pairs (an earlier source's
-    /// value, or an earlier pair's, stays).
-    fn fill(&mut self, pairs: &[u8]) {
+    /// value, or an earlier pair's, stays). `query`: `pairs` is the request's query, whose plain
+    /// values are kept as places in it.
+    fn fill(&mut self, pairs: &[u8], query: Option<&str>) {
         if pairs.is_empty() {
             return;
         }
         // Only the values kept are decoded; names are compared undecoded where that is the same.
         for (k, v) in form_pairs_raw(pairs) {
             let k = form_name(k);
-            let slot = NAMES.iter().zip(self.slots()).find_map(|(name, slot)| (name.as_bytes() == &*k).then_some(slot));
+            let slot = NAMES.iter().zip(&mut self.0).find_map(|(name, slot)| (name.as_bytes() == &*k).then_some(slot));
             if let Some(slot) = slot
                 && slot.is_none()
             {
-                *slot = Some(form_decode(v).into_owned());
+                *slot = Some(match (form_decode(v), query) {
+                    // Borrowed: nothing was decoded, so `v` is this piece of the query itself.
+                    (Cow::Borrowed(_), Some(q)) => {
+                        let at = v.as_ptr() as usize - q.as_ptr() as usize;
+                        Value::Query(at..at + v.len())
+                    }
+                    (value, _) => Value::Owned(value.into_owned()),
+                });
             }
         }
     }
@@ -485,9 +511,9 @@ mod tests {
                 req.headers.push((name.parse().unwrap(), crate::wire::HeaderValue::from_bytes(value).unwrap()));
             }
             let p = Params::read(&req, &precedence);
-            let got = [&p.login_name, &p.password, &p.session_id, &p.output, &p.cust_id, &p.admin_fallback];
-            for (name, value) in NAMES.iter().zip(got) {
-                prop_assert_eq!(value, &param_by_search(&req, &precedence, name), "{}", name);
+            let params = [Param::LoginName, Param::Password, Param::SessionId, Param::Output, Param::CustId, Param::AdminFallback];
+            for (name, param) in NAMES.iter().zip(params) {
+                prop_assert_eq!(p.get(&req, param).map(str::to_owned), param_by_search(&req, &precedence, name), "{}", name);
             }
         }
     }
