@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, partial_escape, xml_declaration};
 use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
-use crate::wire::{Method, Request, Response, form_pairs, json};
+use crate::wire::{Method, Request, Response, form_decode, form_name, form_pairs_raw, json};
 
 /// The registry entry.
 pub struct SensNet;
@@ -406,14 +406,15 @@ impl LoginForm {
 
     fn read(req: &Request) -> Self {
         let (mut user, mut password, mut note) = (None, None, None);
-        for (k, v) in form_pairs(&req.body) {
-            let slot = match &*k {
-                "u" => &mut user,
-                "p" => &mut password,
-                "n" => &mut note,
+        // Names compared undecoded where that is the same; only the values kept are decoded.
+        for (k, v) in form_pairs_raw(&req.body) {
+            let slot = match &*form_name(k) {
+                b"u" => &mut user,
+                b"p" => &mut password,
+                b"n" => &mut note,
                 _ => continue,
             };
-            slot.get_or_insert_with(|| v.into_owned());
+            slot.get_or_insert_with(|| form_decode(v).into_owned());
         }
         LoginForm {
             user: user.unwrap_or_default(),

@@ -192,7 +192,12 @@ pub fn form_decode(text: &[u8]) -> Cow<'_, str> {
     }
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
-    while let Some(&b) = text.get(i) {
+    while i < text.len() {
+        // The run up to the next `+` or `%` is copied as it is, in one go.
+        let run = text[i..].iter().position(|&b| b == b'+' || b == b'%').map_or(text.len(), |p| i + p);
+        out.extend_from_slice(&text[i..run]);
+        i = run;
+        let Some(&b) = text.get(i) else { break };
         let escaped = match (b, text.get(i + 1..i + 3)) {
             (b'%', Some(&[hi, lo])) => hex_digit(hi).zip(hex_digit(lo)).map(|(hi, lo)| hi << 4 | lo),
             _ => None,
