@@ -328,7 +328,7 @@ impl Stand {
         // tree (this is on every login and check).
         let mut b = Vec::with_capacity(256 + s.token.len() + note.len());
         json::raw(&mut b, &[r#"{"loginSession":{"created":"#]);
-        json::string(&mut b, &created);
+        json::string(&mut b, created.as_str());
         json::raw(&mut b, &[r#","id":"#, itoa::Buffer::new().format(s.serial), r#","idUser":"#]);
         json::raw(&mut b, &[itoa::Buffer::new().format(s.account.id), r#","note":"#]);
         json::string(&mut b, note);
@@ -340,22 +340,23 @@ impl Stand {
         json::string(&mut b, &s.account.name);
         if let Some(v) = &valid_until {
             json::raw(&mut b, &[r#","validUntil":"#]);
-            json::string(&mut b, v);
+            json::string(&mut b, v.as_str());
         }
         json::raw(&mut b, &["}}"]);
         Response::with(200, "application/json", b)
     }
 
     /// ISO-8601 with milliseconds in the stand's time zone: `2015-07-14T15:40:52.738+02:00`.
-    fn date(&self, t: Timestamp) -> String {
+    fn date(&self, t: Timestamp) -> DateText {
         let local = t.as_millis().saturating_add(i64::from(self.offset) * 60_000);
         let (second, milli) = (local.div_euclid(1000), local.rem_euclid(1000));
+        let suffix = self.offset_suffix.as_bytes();
         // The seconds of the years 0000-9999, which print as `yyyy-mm-ddThh:mm:ss.mmmZ`; others
         // (clamped, see `Timestamp::to_utc`) are printed in full each time.
-        if !(-62_167_219_200..253_402_300_800).contains(&second) {
-            return self.uncached_date(local);
+        if !(-62_167_219_200..253_402_300_800).contains(&second) || 24 + suffix.len() > DATE_ROOM {
+            return DateText::Long(self.uncached_date(local));
         }
-        let mut out = String::with_capacity(24 + self.offset_suffix.len());
+        let mut out = [0u8; DATE_ROOM];
         {
             let mut seen = self.seconds.lock();
             let prefix = match seen.iter().find(|(s, _)| *s == second) {
@@ -368,14 +369,14 @@ impl Stand {
                     prefix
                 }
             };
-            out.push_str(std::str::from_utf8(&prefix).expect("an RFC 3339 date is ASCII"));
+            out[..19].copy_from_slice(&prefix);
         }
-        out.push('.');
-        for d in [milli / 100, milli / 10 % 10, milli % 10] {
-            out.push(char::from(b'0' + d as u8));
+        out[19] = b'.';
+        for (i, d) in [milli / 100, milli / 10 % 10, milli % 10].into_iter().enumerate() {
+            out[20 + i] = b'0' + d as u8;
         }
-        out.push_str(&self.offset_suffix);
-        out
+        out[23..23 + suffix.len()].copy_from_slice(suffix);
+        DateText::Short(out, (23 + suffix.len()) as u8)
     }
 
     /// `local` (milliseconds, already shifted to the stand's zone) printed in full.
@@ -386,6 +387,31 @@ impl Stand {
         }
         out.push_str(&self.offset_suffix);
         out
+    }
+}
+
+/// Room for a date of the years 0000-9999 on the stack (`yyyy-mm-ddThh:mm:ss.mmm+hh:mm` is 29).
+const DATE_ROOM: usize = 32;
+
+/// A date as [`Stand::date`] prints it: on the stack when it fits (a login prints two), else a
+/// string.
+enum DateText {
+    Short([u8; DATE_ROOM], u8),
+    Long(String),
+}
+
+impl DateText {
+    fn as_str(&self) -> &str {
+        match self {
+            DateText::Short(bytes, len) => std::str::from_utf8(&bytes[..usize::from(*len)]).expect("a date is ASCII"),
+            DateText::Long(s) => s,
+        }
+    }
+}
+
+impl std::fmt::Display for DateText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -688,7 +714,7 @@ mod tests {
             let stand = Stand::new(crate::profiles::options(&json!({"time_zone": zone})).expect("options")).expect("valid");
             for t in times {
                 let local = t.saturating_add(i64::from(stand.offset) * 60_000);
-                proptest::prop_assert_eq!(stand.date(Timestamp::from_millis(t)), stand.uncached_date(local));
+                proptest::prop_assert_eq!(stand.date(Timestamp::from_millis(t)).to_string(), stand.uncached_date(local));
             }
         }
     }
@@ -696,8 +722,9 @@ mod tests {
     #[test]
     fn dates_print_in_the_stand_time_zone() {
         let t = Timestamp::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
-        let date =
-            |o: serde_json::Value| Stand::new(crate::profiles::options(&o).expect("options")).expect("valid").date(t);
+        let date = |o: serde_json::Value| {
+            Stand::new(crate::profiles::options(&o).expect("options")).expect("valid").date(t).to_string()
+        };
         assert_eq!(date(serde_json::Value::Null), "2026-01-01T02:00:00.000+02:00");
         assert_eq!(date(json!({"time_zone": "-05:30"})), "2025-12-31T18:30:00.000-05:30");
         assert_eq!(date(json!({"time_zone": "+00:00"})), "2026-01-01T00:00:00.000Z");
