@@ -6,8 +6,6 @@
 //! masks them when it is read ([`Kept::into_entry`]): masking is off the request path, and a
 //! journal nobody reads costs no masking at all.
 
-use std::collections::VecDeque;
-
 use serde::Serialize;
 
 use crate::engine::Timestamp;
@@ -66,39 +64,109 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
-/// A request as the ring keeps it: an [`Entry`] whose path and query are as they came, with the
-/// secrets to mask in them. Its `Debug` shows the masked entry.
+/// A request as the ring keeps it: an [`Entry`]'s fields with the path and query as they came,
+/// the secrets to mask in them, and what most requests have none of (fired rules, draws, a delay,
+/// a transport fault) boxed, so that a kept request is a few cache lines. Its `Debug` shows the
+/// masked entry.
 #[derive(Clone)]
 pub struct Kept {
-    entry: Entry,
+    seq: u64,
+    time: Timestamp,
+    method: Method,
+    path: String,
+    query: String,
+    op: &'static str,
+    user: Option<String>,
+    status: u16,
+    session_before: &'static str,
+    session_after: &'static str,
     /// The session token the request carried.
     token: Option<String>,
     /// The other secrets the profile found in the request (`Handler::redact`).
     redacted: Vec<String>,
+    rare: Option<Box<Rare>>,
+}
+
+/// The fields of an [`Entry`] that most requests leave empty.
+#[derive(Clone)]
+struct Rare {
+    transport: Option<&'static str>,
+    fired: Vec<String>,
+    draws: Vec<f64>,
+    delay_ms: u64,
 }
 
 impl Kept {
     /// `entry` (path and query unmasked), with the secrets of its request.
     pub fn new(entry: Entry, token: Option<String>, redacted: Vec<String>) -> Kept {
-        Kept { entry, token, redacted }
+        let Entry {
+            seq,
+            time,
+            method,
+            path,
+            query,
+            op,
+            user,
+            status,
+            transport,
+            session_before,
+            session_after,
+            fired,
+            draws,
+            delay_ms,
+        } = entry;
+        let rare = (transport.is_some() || !fired.is_empty() || !draws.is_empty() || delay_ms != 0)
+            .then(|| Box::new(Rare { transport, fired, draws, delay_ms }));
+        Kept { seq, time, method, path, query, op, user, status, session_before, session_after, token, redacted, rare }
     }
 
     /// The entry as it is handed out: the token and the redacted values masked wherever they
     /// occur in the path and query (percent-encoded too), and the values of secret-looking query
     /// parameters masked.
     pub fn into_entry(self) -> Entry {
-        let Kept { mut entry, token, redacted } = self;
+        let Kept {
+            seq,
+            time,
+            method,
+            mut path,
+            mut query,
+            op,
+            user,
+            status,
+            session_before,
+            session_after,
+            token,
+            redacted,
+            rare,
+        } = self;
         let secrets = || redacted.iter().map(String::as_str).chain(token.as_deref());
-        if let Some(path) = mask(&entry.path, secrets()) {
-            entry.path = path;
+        if let Some(masked) = mask(&path, secrets()) {
+            path = masked;
         }
-        if let Some(query) = mask_query(&entry.query) {
-            entry.query = query;
+        if let Some(masked) = mask_query(&query) {
+            query = masked;
         }
-        if let Some(query) = mask(&entry.query, secrets()) {
-            entry.query = query;
+        if let Some(masked) = mask(&query, secrets()) {
+            query = masked;
         }
-        entry
+        let Rare { transport, fired, draws, delay_ms } =
+            rare.map_or(Rare { transport: None, fired: Vec::new(), draws: Vec::new(), delay_ms: 0 }, |r| *r);
+        Entry {
+            seq,
+            time,
+            method,
+            path,
+            query,
+            op,
+            user,
+            status,
+            transport,
+            session_before,
+            session_after,
+            fired,
+            draws,
+            delay_ms,
+        }
     }
 }
 
@@ -108,10 +176,13 @@ impl std::fmt::Debug for Kept {
     }
 }
 
-/// A ring of the last `capacity` requests.
+/// A ring of the last `capacity` requests. Once full, a new request takes the oldest one's place
+/// (no entry is moved).
 #[derive(Debug)]
 pub struct Journal {
-    entries: VecDeque<Kept>,
+    entries: Vec<Kept>,
+    /// Where the oldest entry is once the ring is full (the next to be replaced).
+    oldest: usize,
     capacity: usize,
     seq: u64,
 }
@@ -119,20 +190,22 @@ pub struct Journal {
 impl Journal {
     /// An empty journal keeping at most `capacity` entries (0: records nothing).
     pub fn new(capacity: usize) -> Journal {
-        Journal { entries: VecDeque::with_capacity(capacity.min(1024)), capacity, seq: 0 }
+        Journal { entries: Vec::with_capacity(capacity.min(1024)), oldest: 0, capacity, seq: 0 }
     }
 
-    /// Records a request, numbering it and dropping the oldest beyond capacity.
+    /// Records a request, numbering it and replacing the oldest beyond capacity.
     pub fn record(&mut self, mut kept: Kept) {
         self.seq += 1;
         if self.capacity == 0 {
             return;
         }
-        kept.entry.seq = self.seq;
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
+        kept.seq = self.seq;
+        if self.entries.len() < self.capacity {
+            self.entries.push(kept);
+        } else {
+            self.entries[self.oldest] = kept;
+            self.oldest = (self.oldest + 1) % self.capacity;
         }
-        self.entries.push_back(kept);
     }
 
     /// Counts a request without keeping an entry (a journal of capacity 0).
@@ -143,8 +216,9 @@ impl Journal {
     /// The last `limit` requests, oldest first, still to be masked ([`Kept::into_entry`]):
     /// callers mask them after letting go of the journal's lock.
     pub fn last(&self, limit: usize) -> Vec<Kept> {
+        let (newer, older) = self.entries.split_at(self.oldest);
         let skip = self.entries.len().saturating_sub(limit);
-        self.entries.iter().skip(skip).cloned().collect()
+        older.iter().chain(newer).skip(skip).cloned().collect()
     }
 
     /// How many requests were recorded since the start or the last clear (including dropped ones).
@@ -155,6 +229,7 @@ impl Journal {
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.oldest = 0;
         self.seq = 0;
     }
 }
@@ -293,6 +368,39 @@ mod tests {
         let last: Vec<Entry> = j.last(10).into_iter().map(Kept::into_entry).collect();
         assert_eq!(last.iter().map(|e| (e.seq, e.status)).collect::<Vec<_>>(), [(2, 201), (3, 202)]);
         assert_eq!(j.total(), 3);
+    }
+
+    #[test]
+    fn the_ring_replaces_the_oldest_lap_after_lap() {
+        let mut j = Journal::new(3);
+        for i in 0..11u16 {
+            j.record(Kept::new(Entry { status: i, ..sample() }, None, vec![]));
+            let statuses: Vec<u16> = j.last(10).into_iter().map(|k| k.into_entry().status).collect();
+            let want: Vec<u16> = (i.saturating_sub(2)..=i).collect();
+            assert_eq!(statuses, want);
+            assert_eq!(j.last(2).len(), want.len().min(2));
+        }
+        j.clear();
+        assert!(j.last(10).is_empty());
+        j.record(Kept::new(sample(), None, vec![]));
+        assert_eq!(j.last(10).into_iter().map(|k| k.into_entry().seq).collect::<Vec<_>>(), [1]);
+    }
+
+    #[test]
+    fn a_kept_request_gives_back_every_field() {
+        let rare = Entry {
+            user: Some("u".into()),
+            transport: Some("reset"),
+            fired: vec!["r1".into()],
+            draws: vec![0.25],
+            delay_ms: 7,
+            session_before: "live",
+            session_after: "unknown",
+            ..sample()
+        };
+        for entry in [sample(), rare] {
+            assert_eq!(Kept::new(entry.clone(), None, vec![]).into_entry(), entry);
+        }
     }
 
     #[test]
