@@ -353,7 +353,8 @@ impl Stand {
         let suffix = self.offset_suffix.as_bytes();
         // The seconds of the years 0000-9999, which print as `yyyy-mm-ddThh:mm:ss.mmmZ`; others
         // (clamped, see `Timestamp::to_utc`) are printed in full each time.
-        if !(-62_167_219_200..253_402_300_800).contains(&second) || 24 + suffix.len() > DATE_ROOM {
+        // `yyyy-mm-ddThh:mm:ss.mmm` is 23 bytes, then the zone.
+        if !(-62_167_219_200..253_402_300_800).contains(&second) || 23 + suffix.len() > DATE_ROOM {
             return DateText::Long(self.uncached_date(local));
         }
         let mut out = [0u8; DATE_ROOM];
