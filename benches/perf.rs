@@ -3,8 +3,9 @@
 //! Runs the release `standin` binary and, in this process, a bare actix-web reference that answers
 //! each benchmarked request with the exact bytes Standin sent for it, with no session logic: the
 //! physical-limit reference. Prints a markdown table. `PERF_SECS` sets the seconds per load run
-//! (default 4), `PERF_RUNS` the back-to-back pairs of runs (standin and the reference, the first
-//! of a pair alternating) whose medians count; a ratio is the median of the pairs' (default 3),
+//! (default 1), `PERF_RUNS` the back-to-back pairs of runs (standin and the reference, the first
+//! of a pair alternating) per row (default 10): a throughput ratio is the median of the pairs'
+//! ratios, and a p99 is that of one side's 1-connection runs taken together,
 //! `PERF_WORKERS` the worker threads of both servers (default 1), `PERF_PIN=0` leaves the servers
 //! and wrk unpinned (by default the servers run on CPU 0 and wrk on CPU 1), and `PERF_ONLY`
 //! (comma-separated profile ids, and `sessions` for the live-session and purge tables) runs just
@@ -25,7 +26,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn secs() -> u64 {
-    std::env::var("PERF_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(4)
+    std::env::var("PERF_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)
 }
 
 /// The profiles named by `PERF_ONLY`; `None`: the whole report.
@@ -33,9 +34,9 @@ fn only() -> Option<Vec<String>> {
     std::env::var("PERF_ONLY").ok().map(|s| s.split(',').map(|p| p.trim().to_owned()).collect())
 }
 
-/// Runs per side and row of the throughput table (`PERF_RUNS`, default 3); the median counts.
+/// Pairs of runs per row of the throughput table (`PERF_RUNS`, default 10).
 fn runs() -> usize {
-    std::env::var("PERF_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1)
+    std::env::var("PERF_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(10).max(1)
 }
 
 /// Whether the servers run on CPU 0 and wrk on CPU 1 (`PERF_PIN=0` turns it off; needs two CPUs
@@ -181,13 +182,38 @@ fn start_bare(canned: Canned) -> (SocketAddr, actix_web::dev::ServerHandle) {
 // ---------------------------------------------------------------------------------------------
 // wrk
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct Load {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
     max_ms: f64,
     non2xx: u64,
+    /// Requests completed.
+    requests: u64,
+    /// The run's latency quantiles from p50 up, as wrk computes them (its correction for
+    /// requests a stall held back included): (percentile, ms), ascending.
+    tail: Vec<(f64, f64)>,
+}
+
+/// The `p`th percentile (0-100) of the latencies of several runs taken together, each run's
+/// tail weighted by its requests: the least latency `x` at which the runs' pooled distribution
+/// reaches `p`. A run's share below `x` is read off its tail (the largest percentile whose
+/// latency is at most `x`; below its p50, none counted, which can only raise the result).
+fn pooled_percentile(runs: &[Load], p: f64) -> f64 {
+    let total: f64 = runs.iter().map(|r| r.requests as f64).sum();
+    let mut candidates: Vec<f64> = runs.iter().flat_map(|r| r.tail.iter().map(|&(_, ms)| ms)).collect();
+    candidates.sort_by(f64::total_cmp);
+    let share_below = |x: f64| -> f64 {
+        runs.iter()
+            .map(|r| {
+                let q = r.tail.iter().take_while(|&&(_, ms)| ms <= x).last().map_or(0.0, |&(q, _)| q);
+                q * r.requests as f64
+            })
+            .sum::<f64>()
+            / total.max(1.0)
+    };
+    candidates.into_iter().find(|&x| share_below(x) >= p - 1e-9).unwrap_or(f64::NAN)
 }
 
 fn lua_for(reqs: &[Req]) -> String {
@@ -201,6 +227,8 @@ fn lua_for(reqs: &[Req]) -> String {
         s += &format!("table.insert(reqs, wrk.format({:?}, {:?}, {{{headers}}}, {:?}))\n", r.method, r.path, r.body);
     }
     s += "local i = 0\nrequest = function()\n  i = i % #reqs + 1\n  return reqs[i]\nend\n";
+    // The tail of the latency distribution, for pooling runs (see `pooled_percentile`).
+    s += "done = function(summary, latency, requests)\n  io.write(string.format(\"COMPLETED %d\\n\", summary.requests))\n  for i = 0, 239 do\n    local p = i < 40 and 50 + i or 90 + (i - 40) * 0.05\n    io.write(string.format(\"TAIL %.2f %d\\n\", p, latency:percentile(p)))\n  end\nend\n";
     s
 }
 
@@ -235,6 +263,12 @@ fn wrk(addr: SocketAddr, reqs: &[Req], connections: u32, secs: u64) -> Load {
             load.max_ms = t.split_whitespace().nth(3).map(ms).unwrap_or(0.0);
         } else if let Some(v) = t.strip_prefix("Non-2xx or 3xx responses:") {
             load.non2xx = v.trim().parse().unwrap_or(0);
+        } else if let Some(v) = t.strip_prefix("COMPLETED ") {
+            load.requests = v.trim().parse().unwrap_or(0);
+        } else if let Some((p, us)) = t.strip_prefix("TAIL ").and_then(|v| v.split_once(' ')) {
+            if let (Ok(p), Ok(us)) = (p.parse::<f64>(), us.trim().parse::<f64>()) {
+                load.tail.push((p, us / 1000.0));
+            }
         }
     }
     load
@@ -427,7 +461,7 @@ fn main() {
         report.push('\n');
     };
     line(format!(
-        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, {} back-to-back pairs of runs (standin and the reference, alternating which goes first), medians of each side and of the pairs' ratios, {}",
+        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, {} back-to-back pairs of runs per row (standin and the reference, alternating which goes first): medians of each side's throughput, the median of the pairs' ratios (their interquartile range in brackets), and each side's p99 over its 1-connection runs taken together, {}",
         workers(),
         runs(),
         if pinned() { "servers on CPU 0 and wrk on CPU 1" } else { "not pinned to CPUs" }
@@ -436,7 +470,7 @@ fn main() {
 
     // 1. Throughput and latency per profile, against the bare reference.
     let (standin, _) = Standin::start(ALL_PROFILES);
-    line("| profile | request | standin req/s | bare req/s | ratio | target | p99 standin (1 conn) | p99 bare | p99 ratio (≤1.5) |".into());
+    line("| profile | request | standin req/s | bare req/s | ratio (IQR) | target | p99 standin (1 conn) | p99 bare | p99 ratio (≤1.5) |".into());
     line("|---|---|---|---|---|---|---|---|---|".into());
     for flow in flows() {
         if only().is_some_and(|o| !o.iter().any(|p| p == flow.profile)) {
@@ -463,7 +497,11 @@ fn main() {
         ] {
             // Standin and the reference run in back-to-back pairs, PERF_RUNS pairs, the first of a
             // pair alternating (ABBA): a slow stretch of the machine then falls on both sides of
-            // a pair, and the ratio is the median of the pairs' ratios.
+            // a pair, and the ratio is the median of the pairs' ratios. The 1-connection runs
+            // interleave the same way, and each side's p99 is that of all its runs' requests
+            // together: a p99 of one short run is set by the few stalls of the host that happen
+            // to fall in it (wrk adds the requests a stall held back), so that the ratio of two
+            // runs' p99s swings by a factor of ten on this kind of machine.
             let pair = |connections: u32, secs: u64, i: usize| {
                 if i % 2 == 0 {
                     let s = wrk(addr, &reqs, connections, secs);
@@ -484,13 +522,19 @@ fn main() {
             for i in 0..runs() {
                 let (sr, br) = pair(1, secs.min(3), i);
                 p99s.push(sr.p99_ms / br.p99_ms.max(0.001));
-                s1.push(sr.p99_ms);
-                b1.push(br.p99_ms);
+                s1.push(sr);
+                b1.push(br);
             }
-            let (s, b, s1, b1) = (pct(&mut s, 0.5), pct(&mut b, 0.5), pct(&mut s1, 0.5), pct(&mut b1, 0.5));
-            let (ratio, p99) = (pct(&mut ratios, 0.5), pct(&mut p99s, 0.5));
+            let (ps, pb) = (pooled_percentile(&s1, 99.0), pooled_percentile(&b1, 99.0));
+            eprintln!(
+                "{} {name}: the pairs' throughput ratios {ratios:.3?}, their p99 ratios {p99s:.2?}",
+                flow.profile
+            );
+            let (q1, q3) = (pct(&mut ratios, 0.25), pct(&mut ratios, 0.75));
+            let (s, b, ratio) = (pct(&mut s, 0.5), pct(&mut b, 0.5), pct(&mut ratios, 0.5));
+            let p99 = ps / pb.max(0.001);
             line(format!(
-                "| {} | {name} | {s:.0} | {b:.0} | {ratio:.3} | ≥{target:.2} {} | {s1:.3} ms | {b1:.3} ms | {p99:.2} {} |",
+                "| {} | {name} | {s:.0} | {b:.0} | {ratio:.3} ({q1:.2}–{q3:.2}) | ≥{target:.2} {} | {ps:.3} ms | {pb:.3} ms | {p99:.2} {} |",
                 flow.profile,
                 verdict(ratio >= target),
                 verdict(p99 <= 1.5)
