@@ -141,7 +141,7 @@ impl Core {
         let found = self.spec.resources.iter().find_map(|r| r.answer(req).map(|a| (r.public, a)));
         let mut response = match found {
             Some((true, answer)) => answer,
-            Some((false, answer)) => match self.handler.guard(&self.engine, req) {
+            Some((false, answer)) => match self.handler.admit(&self.engine, req) {
                 Ok(_) => answer,
                 Err(refusal) => refusal,
             },

@@ -337,6 +337,12 @@ impl Engine {
         self.access(token, true)
     }
 
+    /// [`Engine::authenticate`] for a caller that only needs to know the token is good: the same
+    /// check and recorded use, without building a [`SessionView`].
+    pub fn admit(&self, token: &str) -> Result<(), Invalid> {
+        self.authenticate_if(token, |_| true).map(drop)
+    }
+
     /// Validates a token and, if `accept` approves the session's profile note, records the use
     /// as [`Engine::authenticate`] does; `Ok(false)`: valid, but refused by `accept` (no use
     /// recorded). One lock, no [`SessionView`] built: for checks that only need a yes or no.

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, escape};
-use crate::engine::{Account, Credential, Engine, Login, Minted, Policy, token};
+use crate::engine::{Account, Credential, Engine, Invalid, Login, Minted, Policy, token};
 use crate::scenario::parse_span;
 use crate::wire::{Method, Request, Response, form_decode, form_name, form_pairs_raw, json};
 
@@ -172,15 +172,11 @@ impl Handler for Stand {
     }
 
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
-        let output = self.output_or_xml(req);
-        let params = self.params(req);
-        let Some(id) = params.get(req, Param::SessionId).map(str::trim) else {
-            return Err(fail(output, 400, "Missing parameter: sessionId"));
-        };
-        match engine.authenticate(id) {
-            Ok(s) => Ok(Principal::Session(Box::new(s))),
-            Err(_) => Err(self.login_error(output)),
-        }
+        self.check(req, |id| engine.authenticate(id).map(|s| Principal::Session(Box::new(s))))
+    }
+
+    fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
+        self.check(req, |id| engine.admit(id))
     }
 
     fn operation(&self, req: &Request) -> Operation {
@@ -212,6 +208,17 @@ impl Handler for Stand {
 }
 
 impl Stand {
+    /// The session check of every protected method: the `sessionId` parameter, checked by
+    /// `session` (with or without building the session's view).
+    fn check<T>(&self, req: &Request, session: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, Response> {
+        let output = self.output_or_xml(req);
+        let params = self.params(req);
+        let Some(id) = params.get(req, Param::SessionId).map(str::trim) else {
+            return Err(fail(output, 400, "Missing parameter: sessionId"));
+        };
+        session(id).map_err(|_| self.login_error(output))
+    }
+
     fn login(&self, engine: &Engine, req: &Request) -> Response {
         let output = match self.output(req) {
             Ok(o) => o,
@@ -268,7 +275,7 @@ impl Stand {
     /// A built-in protected method (`selectQuery`, `getRecord`, `create2`, any other): the session
     /// check first, then the answer a scenario resource would have given.
     fn resource(&self, engine: &Engine, req: &Request, method: &str) -> Response {
-        if let Err(r) = self.guard(engine, req) {
+        if let Err(r) = self.admit(engine, req) {
             return r;
         }
         match self.output(req) {

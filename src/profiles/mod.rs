@@ -46,6 +46,11 @@ pub trait Handler: Send + Sync {
     /// The vendor's session check, for scenario-defined protected resources: who is calling, or
     /// the vendor's own refusal.
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response>;
+    /// [`Handler::guard`] for a caller that does not need the principal: the same check and
+    /// the same refusal, where a profile can make it without building the session's view.
+    fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
+        self.guard(engine, req).map(drop)
+    }
     /// Which vendor operation a request is, for fault triggers (`when.op`) and the journal.
     fn operation(&self, req: &Request) -> Operation;
     /// The session token the request carries, if any (so a fault can expire it).
@@ -166,5 +171,68 @@ mod tests {
             assert!(a.configure(&serde_json::Value::Null).is_ok(), "{} defaults configure", a.id());
             assert!(!a.default_accounts().is_empty());
         }
+    }
+
+    /// `admit` is `guard` without the principal: the same answer and the same recorded use, for
+    /// a live, an unknown, a missing and an expired session, on two engines run side by side.
+    #[rstest::rstest]
+    #[case::junos_space("junos-space", "/api/space/user-management/users", Some("JSESSIONIDSSO"), true)]
+    #[case::oracle_sdm("oracle-sdm", "/rest/v1.1/admin/serverInfo", Some("JSESSIONID"), true)]
+    #[case::oracle_sdm_bad_version("oracle-sdm", "/rest/v9/admin/serverInfo", Some("JSESSIONID"), false)]
+    #[case::storware("storware", "/api/session/ping", Some("JSESSIONID"), true)]
+    #[case::sensnet("sensnet", "/sn/rest/data?token=", None, true)]
+    #[case::infinite_blue("infinite-blue", "/rest/api/selectQuery?query=x&output=json&sessionId=", None, true)]
+    fn admit_answers_and_records_as_guard_does(
+        #[case] id: &str,
+        #[case] path: &str,
+        #[case] cookie: Option<&str>,
+        #[case] live_admitted: bool,
+    ) {
+        use crate::engine::{Clock, Login, Minted, Setup, Timestamp, token};
+        use crate::wire::{Method, Request};
+        let profile = ALL.iter().find(|p| p.id() == id).expect("a profile");
+        let handler = profile.configure(&serde_json::Value::Null).expect("defaults configure");
+        let engine = || {
+            let setup = Setup {
+                stand_id: id.into(),
+                accounts: profile.default_accounts(),
+                policy: profile.default_policy(),
+                seed: Some(7),
+                clock_start: None,
+            };
+            Engine::new(setup, Clock::manual(Timestamp::from_millis(1_700_000_000_000)))
+        };
+        let (a, b) = (engine(), engine());
+        let account = &profile.default_accounts()[0];
+        let login = |e: &Engine| {
+            let s = e.login(Login::password(&account.name, &account.password), |rng| {
+                Minted::token(token::hex_lower(rng, 16))
+            });
+            s.expect("login").token.to_string()
+        };
+        let token = login(&a);
+        assert_eq!(login(&b), token, "same seed, same token");
+        let request = |t: Option<&str>| match (cookie, t) {
+            (Some(name), Some(t)) => Request::new(Method::GET, path).with_header("Cookie", &format!("{name}={t}")),
+            (None, Some(t)) => Request::new(Method::GET, &format!("{path}{t}")),
+            (_, None) => Request::new(Method::GET, path.trim_end_matches("sessionId=").trim_end_matches("?token=")),
+        };
+        let same = |req: &Request| {
+            let by_guard = handler.guard(&a, req).map(drop);
+            let by_admit = handler.admit(&b, req);
+            assert_eq!(by_admit, by_guard, "{id} {}?{}", req.path, req.query);
+            let uses = |e: &Engine| e.sessions().iter().map(|s| (s.token.clone(), s.last_used)).collect::<Vec<_>>();
+            assert_eq!(uses(&b), uses(&a), "{id}: the same use recorded");
+            by_guard.is_ok()
+        };
+        a.clock().advance(std::time::Duration::from_secs(60));
+        b.clock().advance(std::time::Duration::from_secs(60));
+        assert_eq!(same(&request(Some(&token))), live_admitted, "{id}: a live session");
+        assert!(!same(&request(Some("no-such-session"))));
+        assert!(!same(&request(None)));
+        a.clock().advance(std::time::Duration::from_secs(10 * 86_400));
+        b.clock().advance(std::time::Duration::from_secs(10 * 86_400));
+        assert!(!same(&request(Some(&token))));
+        assert_eq!(a.stored(), b.stored());
     }
 }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, escape, xml_declaration};
-use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
+use crate::engine::{Account, Engine, Invalid, Login, Minted, Policy, SessionView, Timestamp, token};
 use crate::wire::{Media, Method, Request, Response, has_media_suffix, is_media_type, json};
 
 /// The registry entry.
@@ -178,27 +178,25 @@ impl Handler for Stand {
         match (rest, &req.method) {
             ("/admin/login", &Method::POST) => self.login(engine, req),
             ("/admin/logout", &Method::POST) => self.logout(engine, req),
-            ("/admin/serverInfo", &Method::GET) => match self.guard(engine, req) {
+            ("/admin/serverInfo", &Method::GET) => match self.admit(engine, req) {
                 Ok(_) => self.server_info(engine, req),
                 Err(r) => r,
             },
             ("/admin/login" | "/admin/logout", _) => self.vendor(Response::new(405).header("Allow", "POST")),
             ("/admin/serverInfo", _) => self.vendor(Response::new(405).header("Allow", "GET")),
-            _ => match self.guard(engine, req) {
-                Ok(_) => self.error(req, 404, OBJECT_NOT_FOUND),
+            _ => match self.admit(engine, req) {
+                Ok(()) => self.error(req, 404, OBJECT_NOT_FOUND),
                 Err(r) => r,
             },
         }
     }
 
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
-        if let Route::BadVersion = self.route(req) {
-            return Err(self.error(req, 404, VERSION_NOT_FOUND));
-        }
-        match req.cookie("JSESSIONID").map(|id| engine.authenticate(&id)) {
-            Some(Ok(s)) => Ok(Principal::Session(Box::new(s))),
-            _ => Err(self.unauthorized(req, NOT_AUTHORIZED)),
-        }
+        self.check(req, |id| engine.authenticate(id).map(|s| Principal::Session(Box::new(s))))
+    }
+
+    fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
+        self.check(req, |id| engine.admit(id))
     }
 
     fn operation(&self, req: &Request) -> Operation {
@@ -237,6 +235,18 @@ impl Handler for Stand {
 }
 
 impl Stand {
+    /// The session check of every protected path: the request's API version, then its
+    /// JSESSIONID cookie, checked by `session` (with or without building the session's view).
+    fn check<T>(&self, req: &Request, session: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, Response> {
+        if let Route::BadVersion = self.route(req) {
+            return Err(self.error(req, 404, VERSION_NOT_FOUND));
+        }
+        match req.cookie("JSESSIONID").map(|id| session(&id)) {
+            Some(Ok(v)) => Ok(v),
+            _ => Err(self.unauthorized(req, NOT_AUTHORIZED)),
+        }
+    }
+
     fn route<'a>(&self, req: &'a Request) -> Route<'a> {
         let Some(after) = req.path.strip_prefix("/rest/") else { return Route::Outside };
         let (version, rest) = match memchr::memchr(b'/', after.as_bytes()) {

@@ -167,6 +167,13 @@ impl Handler for Stand {
         }
     }
 
+    fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
+        match self.carried_ticket(req).map(|t| engine.admit(&t)) {
+            Some(Ok(())) => Ok(()),
+            _ => Err(Response::new(self.options.unauthorized_status)),
+        }
+    }
+
     fn operation(&self, req: &Request) -> Operation {
         match self.route(req) {
             Route::LoginForm | Route::LoginPath { .. } => Operation::Login,

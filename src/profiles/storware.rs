@@ -249,8 +249,8 @@ fn route(req: &Request) -> Route {
 impl Handler for Stand {
     fn handle(&self, engine: &Engine, req: &Request) -> Response {
         match route(req) {
-            Route::Ping => match self.guard(engine, req) {
-                Ok(_) => Response::new(204),
+            Route::Ping => match self.admit(engine, req) {
+                Ok(()) => Response::new(204),
                 Err(r) => r,
             },
             Route::Login => self.login(engine, req),
@@ -268,8 +268,8 @@ impl Handler for Stand {
             Route::WrongMethod(allow) => {
                 self.error(405, &self.options.messages.method_not_allowed).header("Allow", allow)
             }
-            Route::Elsewhere => match self.guard(engine, req) {
-                Ok(_) => self.error(404, &self.options.messages.not_found),
+            Route::Elsewhere => match self.admit(engine, req) {
+                Ok(()) => self.error(404, &self.options.messages.not_found),
                 Err(r) => r,
             },
         }
@@ -277,6 +277,10 @@ impl Handler for Stand {
 
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
         self.session(engine, req).map(|s| Principal::Session(Box::new(s)))
+    }
+
+    fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
+        self.session_token(req).and_then(|t| engine.admit(&t).ok()).ok_or_else(|| self.unauthorized())
     }
 
     fn operation(&self, req: &Request) -> Operation {

@@ -12,13 +12,31 @@ use standin::engine::{Account, Clock, Engine, Login, Minted, Policy, Setup, Time
 
 #[derive(Clone, Debug)]
 enum Op {
-    Login { user: usize },
-    BadLogin { user: usize },
-    Use { nth: usize },
-    Peek { nth: usize },
-    Logout { nth: usize },
-    Advance { secs: u64 },
-    ExpireUser { user: usize },
+    Login {
+        user: usize,
+    },
+    BadLogin {
+        user: usize,
+    },
+    Use {
+        nth: usize,
+    },
+    /// A use through `admit` (no view built): the model cannot tell it from `Use`.
+    Admit {
+        nth: usize,
+    },
+    Peek {
+        nth: usize,
+    },
+    Logout {
+        nth: usize,
+    },
+    Advance {
+        secs: u64,
+    },
+    ExpireUser {
+        user: usize,
+    },
     Purge,
 }
 
@@ -27,6 +45,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0..3usize).prop_map(|user| Op::Login { user }),
         1 => (0..3usize).prop_map(|user| Op::BadLogin { user }),
         3 => (0..16usize).prop_map(|nth| Op::Use { nth }),
+        2 => (0..16usize).prop_map(|nth| Op::Admit { nth }),
         1 => (0..16usize).prop_map(|nth| Op::Peek { nth }),
         1 => (0..16usize).prop_map(|nth| Op::Logout { nth }),
         3 => (0..2000u64).prop_map(|secs| Op::Advance { secs }),
@@ -90,10 +109,14 @@ proptest! {
                 Op::BadLogin { user } => {
                     prop_assert!(engine.login(Login::password(users[user], "nope"), |rng| Minted::token(token::hex_lower(rng, 16))).is_err());
                 }
-                Op::Use { nth } | Op::Peek { nth } => {
+                Op::Use { nth } | Op::Admit { nth } | Op::Peek { nth } => {
                     let Some(t) = tokens.get(nth) else { continue };
-                    let touch = matches!(op, Op::Use { .. });
-                    let got = if touch { engine.authenticate(t) } else { engine.peek(t) };
+                    let touch = !matches!(op, Op::Peek { .. });
+                    let got = match op {
+                        Op::Use { .. } => engine.authenticate(t).map(drop),
+                        Op::Admit { .. } => engine.admit(t),
+                        _ => engine.peek(t).map(drop),
+                    };
                     let m = model.get_mut(t).expect("issued");
                     let expect = valid(m, &policy, now);
                     prop_assert_eq!(got.is_ok(), expect, "use of {} at {}", t, now);
