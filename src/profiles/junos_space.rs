@@ -132,7 +132,7 @@ impl Handler for Stand {
 
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
         if let Some(sso) = req.cookie("JSESSIONIDSSO")
-            && let Ok(s) = engine.authenticate(&sso)
+            && let Ok(s) = engine.authenticate(sso)
         {
             return Ok(Principal::Session(Box::new(s)));
         }
@@ -160,7 +160,7 @@ impl Handler for Stand {
     }
 
     fn session_token(&self, req: &Request) -> Option<String> {
-        req.cookie("JSESSIONIDSSO")
+        req.cookie("JSESSIONIDSSO").map(str::to_owned)
     }
 
     fn user(&self, req: &Request) -> Option<String> {
@@ -292,7 +292,7 @@ enum Pair {
 }
 
 /// The JSESSIONIDSSO and JSESSIONID cookies, if both are there.
-fn cookie_pair(req: &Request) -> Option<(String, String)> {
+fn cookie_pair(req: &Request) -> Option<(&str, &str)> {
     Some((req.cookie("JSESSIONIDSSO")?, req.cookie("JSESSIONID")?))
 }
 
@@ -300,10 +300,10 @@ fn pair(engine: &Engine, req: &Request) -> Pair {
     let Some((sso, jsessionid)) = cookie_pair(req) else {
         return Pair::Missing;
     };
-    match engine.peek(&sso) {
+    match engine.peek(sso) {
         Err(_) => Pair::Unknown,
-        Ok(s) if s.note.as_deref() != Some(jsessionid.as_str()) => Pair::Mismatched,
-        Ok(_) => Pair::Valid(sso),
+        Ok(s) if s.note.as_deref() != Some(jsessionid) => Pair::Mismatched,
+        Ok(_) => Pair::Valid(sso.to_owned()),
     }
 }
 
@@ -317,7 +317,7 @@ fn login_status(engine: &Engine, req: &Request) -> Response {
         return not_logged_in();
     };
     // The pair must match; only then is the use recorded (one engine call, as `pair` + use).
-    match engine.authenticate_if(&sso, |note| note == Some(jsessionid.as_str())) {
+    match engine.authenticate_if(sso, |note| note == Some(jsessionid)) {
         Ok(true) => Response::text(200, "User is logged in"),
         _ => not_logged_in(),
     }

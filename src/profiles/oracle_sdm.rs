@@ -209,7 +209,7 @@ impl Handler for Stand {
     }
 
     fn session_token(&self, req: &Request) -> Option<String> {
-        req.cookie("JSESSIONID")
+        req.cookie("JSESSIONID").map(str::to_owned)
     }
 
     fn user(&self, req: &Request) -> Option<String> {
@@ -241,7 +241,7 @@ impl Stand {
         if let Route::BadVersion = self.route(req) {
             return Err(self.error(req, 404, VERSION_NOT_FOUND));
         }
-        match req.cookie("JSESSIONID").map(|id| session(&id)) {
+        match req.cookie("JSESSIONID").map(session) {
             Some(Ok(v)) => Ok(v),
             _ => Err(self.unauthorized(req, NOT_AUTHORIZED)),
         }
@@ -281,7 +281,7 @@ impl Stand {
     }
 
     fn logout(&self, engine: &Engine, req: &Request) -> Response {
-        match req.cookie("JSESSIONID").map(|id| engine.logout(&id)) {
+        match req.cookie("JSESSIONID").map(|id| engine.logout(id)) {
             Some(Ok(_)) => match self.options.logout_set_cookie.as_str() {
                 "" => self.vendor(Response::new(204)),
                 cleared => self.vendor(Response::new(204)).header("Set-Cookie", cleared.to_owned()),

@@ -280,7 +280,7 @@ impl Handler for Stand {
     }
 
     fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
-        self.session_token(req).and_then(|t| engine.admit(&t).ok()).ok_or_else(|| self.unauthorized())
+        req.cookie(&self.options.cookie_name).and_then(|t| engine.admit(t).ok()).ok_or_else(|| self.unauthorized())
     }
 
     fn operation(&self, req: &Request) -> Operation {
@@ -295,7 +295,7 @@ impl Handler for Stand {
     }
 
     fn session_token(&self, req: &Request) -> Option<String> {
-        req.cookie(&self.options.cookie_name)
+        req.cookie(&self.options.cookie_name).map(str::to_owned)
     }
 
     fn user(&self, req: &Request) -> Option<String> {
@@ -398,7 +398,9 @@ impl Stand {
 
     /// The live session the cookie names (the use renews it), or the vendor's refusal.
     fn session(&self, engine: &Engine, req: &Request) -> Result<SessionView, Response> {
-        self.session_token(req).and_then(|t| engine.authenticate(&t).ok()).ok_or_else(|| self.unauthorized())
+        req.cookie(&self.options.cookie_name)
+            .and_then(|t| engine.authenticate(t).ok())
+            .ok_or_else(|| self.unauthorized())
     }
 
     fn is_node(&self, user: &str) -> bool {

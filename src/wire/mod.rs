@@ -139,13 +139,11 @@ impl Request {
     /// The value of cookie `name` from every Cookie header, parsed leniently. A header's other
     /// cookies are not read, so bytes that are not UTF-8 in one of them do not hide this one
     /// (servlet containers read cookies as bytes too).
-    pub fn cookie(&self, name: &str) -> Option<String> {
-        let value = self
-            .headers
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
             .iter()
             .filter(|(n, _)| *n == actix_web::http::header::COOKIE)
-            .find_map(|(_, v)| cookie_bytes(v.as_bytes(), name))?;
-        Some(value.to_owned())
+            .find_map(|(_, v)| cookie_bytes(v.as_bytes(), name))
     }
 
     /// The first query parameter called `name`, percent-decoded.
@@ -331,8 +329,8 @@ mod tests {
         let mut req = Request::new(Method::GET, "/x").with_header("Cookie", "A=1");
         req.headers.push((HeaderName::from_static("cookie"), HeaderValue::from_bytes(b"X=\xff\xfe; B=2").unwrap()));
         req.headers.push((HeaderName::from_static("cookie"), HeaderValue::from_bytes(b"C=\xff").unwrap()));
-        assert_eq!(req.cookie("A").as_deref(), Some("1"));
-        assert_eq!(req.cookie("B").as_deref(), Some("2"));
+        assert_eq!(req.cookie("A"), Some("1"));
+        assert_eq!(req.cookie("B"), Some("2"));
         assert_eq!(req.cookie("X"), None, "a value that is not UTF-8 is not handed out");
         assert_eq!(req.cookie("C"), None);
         assert_eq!(req.cookie("D"), None);
