@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, escape, xml_declaration};
-use crate::engine::{Account, AccountId, Credential, Engine, Login, Minted, Policy, SessionView, token};
+use crate::engine::{Account, AccountId, Credential, Engine, Invalid, Login, Minted, Policy, SessionView, token};
 use crate::wire::{Method, Request, Response, basic_credentials, form_pairs, wants};
 
 /// The registry entry.
@@ -131,22 +131,11 @@ impl Handler for Stand {
     }
 
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
-        if let Some(sso) = req.cookie("JSESSIONIDSSO")
-            && let Ok(s) = engine.authenticate(sso)
-        {
-            return Ok(Principal::Session(Box::new(s)));
-        }
-        if let Some((user, password)) = basic(req).as_ref()
-            && let Ok(id) = engine.verify(Credential::Password { user, password }, None, false)
-        {
-            return Ok(Principal::Account(id));
-        }
-        if let Some(id) = certificate_account(engine, req)
-            && let Ok(id) = engine.verify(Credential::Account(id), None, false)
-        {
-            return Ok(Principal::Account(id));
-        }
-        Err(self.unauthorized())
+        self.check(engine, req, |t| engine.authenticate(t).map(|s| Principal::Session(Box::new(s))), Principal::Account)
+    }
+
+    fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
+        self.check(engine, req, |t| engine.admit(t), drop)
     }
 
     fn operation(&self, req: &Request) -> Operation {
@@ -190,6 +179,34 @@ impl Handler for Stand {
 }
 
 impl Stand {
+    /// The session check of every protected path, in the server's order: the JSESSIONIDSSO
+    /// cookie (checked by `session`, with or without building the session's view), then Basic
+    /// credentials, then a client certificate (each an `account`).
+    fn check<T>(
+        &self,
+        engine: &Engine,
+        req: &Request,
+        session: impl FnOnce(&str) -> Result<T, Invalid>,
+        account: impl Fn(AccountId) -> T,
+    ) -> Result<T, Response> {
+        if let Some(sso) = req.cookie("JSESSIONIDSSO")
+            && let Ok(v) = session(sso)
+        {
+            return Ok(v);
+        }
+        if let Some((user, password)) = basic(req).as_ref()
+            && let Ok(id) = engine.verify(Credential::Password { user, password }, None, false)
+        {
+            return Ok(account(id));
+        }
+        if let Some(id) = certificate_account(engine, req)
+            && let Ok(id) = engine.verify(Credential::Account(id), None, false)
+        {
+            return Ok(account(id));
+        }
+        Err(self.unauthorized())
+    }
+
     fn login(&self, engine: &Engine, req: &Request) -> Response {
         let idle = match maxage(req) {
             Ok(idle) => idle,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{Handler, Operation, Principal, Profile, Semantic, partial_escape, xml_declaration};
-use crate::engine::{Account, Engine, Login, Minted, Policy, SessionView, Timestamp, token};
+use crate::engine::{Account, Engine, Invalid, Login, Minted, Policy, SessionView, Timestamp, token};
 use crate::wire::{Method, Request, Response, form_decode, form_name, form_pairs_raw, json};
 
 /// The registry entry.
@@ -161,17 +161,11 @@ impl Handler for Stand {
     }
 
     fn guard(&self, engine: &Engine, req: &Request) -> Result<Principal, Response> {
-        match self.carried_ticket(req).map(|t| engine.authenticate(&t)) {
-            Some(Ok(s)) => Ok(Principal::Session(Box::new(s))),
-            _ => Err(Response::new(self.options.unauthorized_status)),
-        }
+        self.check(req, |t| engine.authenticate(t).map(|s| Principal::Session(Box::new(s))))
     }
 
     fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
-        match self.carried_ticket(req).map(|t| engine.admit(&t)) {
-            Some(Ok(())) => Ok(()),
-            _ => Err(Response::new(self.options.unauthorized_status)),
-        }
+        self.check(req, |t| engine.admit(t))
     }
 
     fn operation(&self, req: &Request) -> Operation {
@@ -225,6 +219,15 @@ impl Handler for Stand {
 }
 
 impl Stand {
+    /// The session check of a protected path: the ticket the request carries, checked by
+    /// `session` (with or without building the session's view).
+    fn check<T>(&self, req: &Request, session: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, Response> {
+        match self.carried_ticket(req).map(|t| session(&t)) {
+            Some(Ok(v)) => Ok(v),
+            _ => Err(Response::new(self.options.unauthorized_status)),
+        }
+    }
+
     fn new(options: Options) -> Result<Stand, String> {
         let offset = parse_offset(&options.time_zone)
             .ok_or_else(|| format!("options.time_zone: `{}` is not an offset such as `+02:00`", options.time_zone))?;

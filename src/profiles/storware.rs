@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Handler, Operation, Principal, Profile, Semantic};
-use crate::engine::{Account, Credential, Engine, Login, LoginError, Minted, Policy, SessionView, token};
+use crate::engine::{Account, Credential, Engine, Invalid, Login, LoginError, Minted, Policy, SessionView, token};
 use crate::wire::{self, Method, Request, Response};
 
 /// The registry entry.
@@ -280,7 +280,7 @@ impl Handler for Stand {
     }
 
     fn admit(&self, engine: &Engine, req: &Request) -> Result<(), Response> {
-        req.cookie(&self.options.cookie_name).and_then(|t| engine.admit(t).ok()).ok_or_else(|| self.unauthorized())
+        self.check(req, |t| engine.admit(t))
     }
 
     fn operation(&self, req: &Request) -> Operation {
@@ -398,9 +398,13 @@ impl Stand {
 
     /// The live session the cookie names (the use renews it), or the vendor's refusal.
     fn session(&self, engine: &Engine, req: &Request) -> Result<SessionView, Response> {
-        req.cookie(&self.options.cookie_name)
-            .and_then(|t| engine.authenticate(t).ok())
-            .ok_or_else(|| self.unauthorized())
+        self.check(req, |t| engine.authenticate(t))
+    }
+
+    /// The session check of every protected path: the session cookie, checked by `session`
+    /// (with or without building the session's view).
+    fn check<T>(&self, req: &Request, session: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, Response> {
+        req.cookie(&self.options.cookie_name).and_then(|t| session(t).ok()).ok_or_else(|| self.unauthorized())
     }
 
     fn is_node(&self, user: &str) -> bool {
