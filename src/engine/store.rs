@@ -159,6 +159,11 @@ const MOVE_PER_INSERT: usize = 32;
 /// to the OS the moment its last record has moved, rather than staying with the allocator
 /// between the larger tables that replaced it (in mimalloc that held 20-30 bytes per record at a
 /// million records). Smaller tables come from the global allocator.
+///
+/// One mapping per large table: a process may hold `vm.max_map_count` mappings (65 530 by
+/// default; the kernel merges neighbours, so in practice fewer are used), which some 64 stands
+/// of a million sessions each could reach. Past it a table cannot grow, and the process aborts
+/// as it does when memory runs out.
 #[derive(Clone, Copy, Debug, Default)]
 struct TableMemory;
 
