@@ -235,4 +235,55 @@ mod tests {
         assert!(!same(&request(Some(&token))));
         assert_eq!(a.stored(), b.stored());
     }
+
+    /// Junos Space also lets Basic credentials through on any resource (after a session cookie
+    /// that fails): `admit` answers as `guard` does, and neither records a login or a failure (a
+    /// stateless check, as Junos Space makes it on every call).
+    #[test]
+    fn junos_space_admits_basic_credentials_as_it_guards_them() {
+        use crate::engine::{AccountId, Clock, Setup, Timestamp};
+        use crate::wire::{Method, Request};
+        use base64::Engine as _;
+        let profile = ALL.iter().find(|p| p.id() == "junos-space").expect("junos-space");
+        let handler = profile.configure(&serde_json::Value::Null).expect("defaults configure");
+        let engine = || {
+            let setup = Setup {
+                stand_id: "junos-space".into(),
+                accounts: profile.default_accounts(),
+                policy: profile.default_policy(),
+                seed: Some(7),
+                clock_start: None,
+            };
+            Engine::new(setup, Clock::manual(Timestamp::from_millis(1_700_000_000_000)))
+        };
+        let (a, b) = (engine(), engine());
+        let account = &profile.default_accounts()[0];
+        let basic = |user: &str, password: &str| {
+            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+        };
+        let cases = [
+            (Some(basic(&account.name, &account.password)), None, true),
+            (Some(basic(&account.name, "not-the-password")), None, false),
+            (Some(basic("nobody", "x")), None, false),
+            (Some("Basic !!!".to_owned()), None, false),
+            (Some(basic(&account.name, &account.password)), Some("JSESSIONIDSSO=gone"), true),
+            (None, Some("JSESSIONIDSSO=gone"), false),
+        ];
+        for (authorization, cookie, admitted) in cases {
+            let mut req = Request::new(Method::GET, "/api/space/user-management/users");
+            if let Some(v) = &authorization {
+                req = req.with_header("Authorization", v);
+            }
+            if let Some(c) = cookie {
+                req = req.with_header("Cookie", c);
+            }
+            let by_guard = handler.guard(&a, &req).map(drop);
+            let by_admit = handler.admit(&b, &req);
+            assert_eq!(by_admit, by_guard, "{authorization:?} {cookie:?}");
+            assert_eq!(by_guard.is_ok(), admitted, "{authorization:?} {cookie:?}");
+            assert_eq!(b.activity(AccountId(0)), a.activity(AccountId(0)), "{authorization:?}: the same activity");
+        }
+        assert_eq!(a.activity(AccountId(0)), crate::engine::Activity::default(), "nothing recorded");
+        assert_eq!(a.stored(), b.stored());
+    }
 }
