@@ -173,6 +173,25 @@ mod tests {
         }
     }
 
+    /// A profile's handler (default options) and two identical engines of its default accounts
+    /// and policy, on manual clocks at the same instant, with the same seed.
+    fn twin_engines(id: &str) -> (&'static dyn Profile, Box<dyn Handler>, Engine, Engine) {
+        use crate::engine::{Clock, Setup, Timestamp};
+        let profile = *ALL.iter().find(|p| p.id() == id).expect("a profile");
+        let handler = profile.configure(&serde_json::Value::Null).expect("defaults configure");
+        let engine = || {
+            let setup = Setup {
+                stand_id: id.into(),
+                accounts: profile.default_accounts(),
+                policy: profile.default_policy(),
+                seed: Some(7),
+                clock_start: None,
+            };
+            Engine::new(setup, Clock::manual(Timestamp::from_millis(1_700_000_000_000)))
+        };
+        (profile, handler, engine(), engine())
+    }
+
     /// `admit` is `guard` without the principal: the same answer and the same recorded use, for
     /// a live, an unknown, a missing and an expired session, on two engines run side by side.
     #[rstest::rstest]
@@ -188,21 +207,9 @@ mod tests {
         #[case] cookie: Option<&str>,
         #[case] live_admitted: bool,
     ) {
-        use crate::engine::{Clock, Login, Minted, Setup, Timestamp, token};
+        use crate::engine::{Login, Minted, token};
         use crate::wire::{Method, Request};
-        let profile = ALL.iter().find(|p| p.id() == id).expect("a profile");
-        let handler = profile.configure(&serde_json::Value::Null).expect("defaults configure");
-        let engine = || {
-            let setup = Setup {
-                stand_id: id.into(),
-                accounts: profile.default_accounts(),
-                policy: profile.default_policy(),
-                seed: Some(7),
-                clock_start: None,
-            };
-            Engine::new(setup, Clock::manual(Timestamp::from_millis(1_700_000_000_000)))
-        };
-        let (a, b) = (engine(), engine());
+        let (profile, handler, a, b) = twin_engines(id);
         let account = &profile.default_accounts()[0];
         let login = |e: &Engine| {
             let s = e.login(Login::password(&account.name, &account.password), |rng| {
@@ -241,22 +248,10 @@ mod tests {
     /// stateless check, as Junos Space makes it on every call).
     #[test]
     fn junos_space_admits_basic_credentials_as_it_guards_them() {
-        use crate::engine::{AccountId, Clock, Setup, Timestamp};
+        use crate::engine::AccountId;
         use crate::wire::{Method, Request};
         use base64::Engine as _;
-        let profile = ALL.iter().find(|p| p.id() == "junos-space").expect("junos-space");
-        let handler = profile.configure(&serde_json::Value::Null).expect("defaults configure");
-        let engine = || {
-            let setup = Setup {
-                stand_id: "junos-space".into(),
-                accounts: profile.default_accounts(),
-                policy: profile.default_policy(),
-                seed: Some(7),
-                clock_start: None,
-            };
-            Engine::new(setup, Clock::manual(Timestamp::from_millis(1_700_000_000_000)))
-        };
-        let (a, b) = (engine(), engine());
+        let (profile, handler, a, b) = twin_engines("junos-space");
         let account = &profile.default_accounts()[0];
         let basic = |user: &str, password: &str| {
             format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
