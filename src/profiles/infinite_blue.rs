@@ -213,7 +213,7 @@ impl Stand {
     fn check<T>(&self, req: &Request, session: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, Response> {
         let output = self.output_or_xml(req);
         let params = self.params(req);
-        let Some(id) = params.get(req, Param::SessionId).map(str::trim) else {
+        let Some(id) = session_id_in(&params, req) else {
             return Err(fail(output, 400, "Missing parameter: sessionId"));
         };
         session(id).map_err(|_| self.login_error(output))
@@ -292,7 +292,7 @@ impl Stand {
     /// The `sessionId` the request carries, with the documented leading space (or any other
     /// surrounding whitespace, `+` in a query included) trimmed.
     fn session_id(&self, req: &Request) -> Option<String> {
-        self.params(req).get(req, Param::SessionId).map(|s| s.trim().to_owned())
+        session_id_in(&self.params(req), req).map(str::to_owned)
     }
 
     /// The requested output format, or the `status="fail"` answer to a bad one (in XML).
@@ -450,6 +450,12 @@ fn fail(output: Output, status: u16, message: &str) -> Response {
         ),
         Output::Json => Response::with(status, JSON, json!({"status": "fail", "message": message}).to_string()),
     }
+}
+
+/// The `sessionId` among a request's parameters, trimmed (see `Stand::session_id`): the one place
+/// that says where the token is, for the checks, logout and the journal.
+fn session_id_in<'a>(params: &'a Params, req: &'a Request) -> Option<&'a str> {
+    params.get(req, Param::SessionId).map(str::trim)
 }
 
 #[cfg(test)]

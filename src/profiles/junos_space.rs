@@ -149,7 +149,7 @@ impl Handler for Stand {
     }
 
     fn session_token(&self, req: &Request) -> Option<String> {
-        req.cookie("JSESSIONIDSSO").map(str::to_owned)
+        sso_cookie(req).map(str::to_owned)
     }
 
     fn user(&self, req: &Request) -> Option<String> {
@@ -189,7 +189,7 @@ impl Stand {
         session: impl FnOnce(&str) -> Result<T, Invalid>,
         account: impl Fn(AccountId) -> T,
     ) -> Result<T, Response> {
-        if let Some(sso) = req.cookie("JSESSIONIDSSO")
+        if let Some(sso) = sso_cookie(req)
             && let Ok(v) = session(sso)
         {
             return Ok(v);
@@ -308,9 +308,15 @@ enum Pair {
     Valid(String),
 }
 
+/// The session token the request carries: its JSESSIONIDSSO cookie. The one place that says
+/// where the token is, for the checks, logout and the journal.
+fn sso_cookie(req: &Request) -> Option<&str> {
+    req.cookie("JSESSIONIDSSO")
+}
+
 /// The JSESSIONIDSSO and JSESSIONID cookies, if both are there.
 fn cookie_pair(req: &Request) -> Option<(&str, &str)> {
-    Some((req.cookie("JSESSIONIDSSO")?, req.cookie("JSESSIONID")?))
+    Some((sso_cookie(req)?, req.cookie("JSESSIONID")?))
 }
 
 fn pair(engine: &Engine, req: &Request) -> Pair {

@@ -209,7 +209,7 @@ impl Handler for Stand {
     }
 
     fn session_token(&self, req: &Request) -> Option<String> {
-        req.cookie("JSESSIONID").map(str::to_owned)
+        carried_token(req).map(str::to_owned)
     }
 
     fn user(&self, req: &Request) -> Option<String> {
@@ -241,7 +241,7 @@ impl Stand {
         if let Route::BadVersion = self.route(req) {
             return Err(self.error(req, 404, VERSION_NOT_FOUND));
         }
-        match req.cookie("JSESSIONID").map(session) {
+        match carried_token(req).map(session) {
             Some(Ok(v)) => Ok(v),
             _ => Err(self.unauthorized(req, NOT_AUTHORIZED)),
         }
@@ -281,7 +281,7 @@ impl Stand {
     }
 
     fn logout(&self, engine: &Engine, req: &Request) -> Response {
-        match req.cookie("JSESSIONID").map(|id| engine.logout(id)) {
+        match carried_token(req).map(|id| engine.logout(id)) {
             Some(Ok(_)) => match self.options.logout_set_cookie.as_str() {
                 "" => self.vendor(Response::new(204)),
                 cleared => self.vendor(Response::new(204)).header("Set-Cookie", cleared.to_owned()),
@@ -727,6 +727,12 @@ fn compact_credentials(body: &str) -> Option<Credentials> {
     let plain = |s: &str| memchr::memchr2(b'&', b'\r', s.as_bytes()).is_none();
     (rest == "</password></session>" && plain(user) && plain(password))
         .then(|| Credentials { user: user.to_owned(), password: password.to_owned() })
+}
+
+/// The session token the request carries: its JSESSIONID cookie. The one place that says where
+/// the token is, for the checks, logout and the journal.
+fn carried_token(req: &Request) -> Option<&str> {
+    req.cookie("JSESSIONID")
 }
 
 #[cfg(test)]

@@ -295,7 +295,7 @@ impl Handler for Stand {
     }
 
     fn session_token(&self, req: &Request) -> Option<String> {
-        req.cookie(&self.options.cookie_name).map(str::to_owned)
+        self.carried_token(req).map(str::to_owned)
     }
 
     fn user(&self, req: &Request) -> Option<String> {
@@ -390,7 +390,7 @@ impl Stand {
     }
 
     fn logout(&self, engine: &Engine, req: &Request) -> Response {
-        match self.session_token(req).map(|t| engine.logout(&t)) {
+        match self.carried_token(req).map(|t| engine.logout(t)) {
             Some(Ok(_)) => Response::new(201),
             _ => self.unauthorized(),
         }
@@ -404,7 +404,13 @@ impl Stand {
     /// The session check of every protected path: the session cookie, checked by `session`
     /// (with or without building the session's view).
     fn check<T>(&self, req: &Request, session: impl FnOnce(&str) -> Result<T, Invalid>) -> Result<T, Response> {
-        req.cookie(&self.options.cookie_name).and_then(|t| session(t).ok()).ok_or_else(|| self.unauthorized())
+        self.carried_token(req).and_then(|t| session(t).ok()).ok_or_else(|| self.unauthorized())
+    }
+
+    /// The session token the request carries: its session cookie (named by the options). The
+    /// one place that says where the token is, for the checks, logout and the journal.
+    fn carried_token<'r>(&self, req: &'r Request) -> Option<&'r str> {
+        req.cookie(&self.options.cookie_name)
     }
 
     fn is_node(&self, user: &str) -> bool {
