@@ -6,6 +6,7 @@
 //! and `validUntil` is the engine's `expires_at` printed in the stand's fixed time zone. A dead
 //! ticket checks as 204 No Content, as the vendor documents.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -180,7 +181,7 @@ impl Handler for Stand {
 
     fn session_token(&self, req: &Request) -> Option<String> {
         match self.route(req) {
-            Route::Check(ticket) | Route::Logout(ticket) => Some(decode(ticket)),
+            Route::Check(ticket) | Route::Logout(ticket) => Some(decode(ticket).into_owned()),
             Route::LoginForm | Route::LoginPath { .. } => None,
             Route::NotAllowed(_) | Route::NotFound => self.carried_ticket(req),
         }
@@ -189,7 +190,7 @@ impl Handler for Stand {
     fn user(&self, req: &Request) -> Option<String> {
         match self.route(req) {
             Route::LoginForm => Some(LoginForm::from_body(req).user.clone()),
-            Route::LoginPath { user, .. } => Some(decode(user)),
+            Route::LoginPath { user, .. } => Some(decode(user).into_owned()),
             _ => None,
         }
     }
@@ -197,7 +198,7 @@ impl Handler for Stand {
     fn redact(&self, req: &Request) -> Vec<String> {
         // The GET login carries the password as a path segment: mask it as sent and as decoded.
         match self.route(req) {
-            Route::LoginPath { password, .. } => vec![password.to_owned(), decode(password)],
+            Route::LoginPath { password, .. } => vec![password.to_owned(), decode(password).into_owned()],
             _ => Vec::new(),
         }
     }
@@ -338,7 +339,7 @@ impl Stand {
         // tree (this is on every login and check).
         let mut b = Vec::with_capacity(256 + s.token.len() + note.len());
         json::raw(&mut b, &[r#"{"loginSession":{"created":"#]);
-        json::string(&mut b, created.as_str());
+        json::plain_string(&mut b, created.as_bytes());
         json::raw(&mut b, &[r#","id":"#, itoa::Buffer::new().format(s.serial), r#","idUser":"#]);
         json::raw(&mut b, &[itoa::Buffer::new().format(s.account.id), r#","note":"#]);
         json::string(&mut b, note);
@@ -350,7 +351,7 @@ impl Stand {
         json::string(&mut b, &s.account.name);
         if let Some(v) = &valid_until {
             json::raw(&mut b, &[r#","validUntil":"#]);
-            json::string(&mut b, v.as_str());
+            json::plain_string(&mut b, v.as_bytes());
         }
         json::raw(&mut b, &["}}"]);
         Response::with(200, "application/json", b)
@@ -412,17 +413,18 @@ enum DateText {
 }
 
 impl DateText {
-    fn as_str(&self) -> &str {
+    /// The date's ASCII bytes (JSON writes them as they are: a date has nothing to escape).
+    fn as_bytes(&self) -> &[u8] {
         match self {
-            DateText::Short(bytes, len) => std::str::from_utf8(&bytes[..usize::from(*len)]).expect("a date is ASCII"),
-            DateText::Long(s) => s,
+            DateText::Short(bytes, len) => &bytes[..usize::from(*len)],
+            DateText::Long(s) => s.as_bytes(),
         }
     }
 }
 
 impl std::fmt::Display for DateText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(std::str::from_utf8(self.as_bytes()).expect("a date is ASCII"))
     }
 }
 
@@ -479,13 +481,13 @@ fn segments_after_api(path: &str) -> Option<([&str; 4], usize)> {
 }
 
 /// A percent-decoded path segment. `+` stays `+`; bytes that are not UTF-8 become U+FFFD (as
-/// Java's decoder does), so a garbled name or password is simply a refused login.
-fn decode(segment: &str) -> String {
+/// Java's decoder does), so a garbled name or password is simply a refused login. Borrowed when
+/// nothing is escaped (a ticket as issued).
+fn decode(segment: &str) -> Cow<'_, str> {
     if memchr::memchr(b'%', segment.as_bytes()).is_none() {
-        // Nothing escaped (a ticket as issued): the segment is already the text.
-        return segment.to_owned();
+        return Cow::Borrowed(segment);
     }
-    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy()
 }
 
 /// `true` if `Accept` ranks an XML type above JSON (ties and no Accept: JSON, the vendor's first).
