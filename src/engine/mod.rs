@@ -388,7 +388,7 @@ impl Engine {
         let mut state = self.state.lock();
         let (key, session) = state.valid(token, &self.setup.policy, now)?;
         state.store.delete(token);
-        Ok(self.view(&state, key, &session))
+        Ok(self.view_of_copy(&state, key, session))
     }
 
     /// Ends every session of an account; returns how many were live.
@@ -487,7 +487,7 @@ impl Engine {
             session.last_used = policy::used_at(&session, policy, now);
             state.store.touch(token, session.last_used);
         }
-        Ok(self.view(&state, key, &session))
+        Ok(self.view_of_copy(&state, key, session))
     }
 
     fn named(&self, credential: Credential<'_>, tenant: Option<&str>) -> Option<AccountId> {
@@ -537,6 +537,17 @@ impl Engine {
     }
 
     fn view(&self, state: &State, token: Arc<str>, s: &Session) -> SessionView {
+        self.view_with_note(state, token, s, s.note.clone())
+    }
+
+    /// [`Engine::view`] of a record the caller holds a copy of: its note is moved, not copied
+    /// again (a check or logout copies the record out of the store once).
+    fn view_of_copy(&self, state: &State, token: Arc<str>, mut s: Session) -> SessionView {
+        let note = s.note.take();
+        self.view_with_note(state, token, &s, note)
+    }
+
+    fn view_with_note(&self, state: &State, token: Arc<str>, s: &Session, note: Option<Box<str>>) -> SessionView {
         SessionView {
             token,
             account_id: s.account,
@@ -546,7 +557,7 @@ impl Engine {
             last_used: s.last_used,
             idle: s.idle(),
             expires_at: policy::expires_at(s, &self.setup.policy),
-            note: s.note.clone(),
+            note,
             activity: state.activity[s.account.0 as usize].clone(),
         }
     }
