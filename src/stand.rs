@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use crate::control;
 use crate::engine::{Clock, Engine, Expiry, SessionView, Timestamp, Which};
-use crate::faults::{Action, Facts, Rules, Then, Verdict};
+use crate::faults::{Action, Facts, Rules, SharedRules, Then, Verdict};
 use crate::journal::{Entry, Journal, Kept};
 use crate::profiles::{self, Handler, Operation, Semantic};
 use crate::scenario::{Scenario, StandSpec, parse_span};
@@ -64,10 +64,8 @@ pub(crate) struct Core {
     pub spec: StandSpec,
     pub handler: Box<dyn Handler>,
     pub engine: Engine,
-    pub rules: Mutex<Rules>,
+    pub rules: SharedRules,
     pub journal: Mutex<Journal>,
-    /// The `Date` header value for the current stand-clock second.
-    date: Mutex<(i64, HeaderValue)>,
 }
 
 impl Core {
@@ -79,9 +77,9 @@ impl Core {
             None => Clock::system(),
         };
         let engine = Engine::new(spec.setup.clone(), clock);
-        let rules = Mutex::new(Rules::new(spec.faults.clone()));
+        let rules = SharedRules::new(Rules::new(spec.faults.clone()));
         let journal = Mutex::new(Journal::new(spec.journal));
-        Ok(Core { spec, handler, engine, rules, journal, date: Mutex::new((i64::MIN, HeaderValue::from_static(""))) })
+        Ok(Core { spec, handler, engine, rules, journal })
     }
 
     /// Answers one request: the control API under `/__standin/`; vendor paths through the fault
@@ -97,15 +95,12 @@ impl Core {
         let op = handler.operation(&req);
         let now = engine.clock().now();
         let token = handler.session_token(&req);
-        let before = session_state(engine, token.as_deref(), now);
+        let before = Before::read(engine, token.as_deref(), now);
         let user = handler.user(&req);
-        let verdict = {
-            let mut rules = self.rules.lock();
-            if rules.is_empty() {
-                Verdict::default()
-            } else {
-                rules.evaluate(&Facts { req: &req, op, user: user.clone(), now }, || engine.draw())
-            }
+        let verdict = if self.rules.is_empty() {
+            Verdict::default()
+        } else {
+            self.rules.lock().evaluate(&Facts { req: &req, op, user: user.clone(), now }, || engine.draw())
         };
         let (response, transport) = match &verdict.action {
             None => (self.respond(&req), Transport::Normal),
@@ -126,7 +121,7 @@ impl Core {
         let op = self.handler.operation(&req);
         let now = self.engine.clock().now();
         let token = self.handler.session_token(&req);
-        let before = session_state(&self.engine, token.as_deref(), now);
+        let before = Before::read(&self.engine, token.as_deref(), now);
         let mut response = self.handler.render(&self.engine, &req, &Semantic::TooLarge);
         for (name, value) in &self.spec.headers {
             response.headers.push((name.clone().into(), value.clone().into()));
@@ -203,7 +198,7 @@ impl Core {
         op: Operation,
         user: Option<String>,
         now: Timestamp,
-        before: &'static str,
+        before: Before,
         token: Option<String>,
         outcome: &Outcome,
         verdict: Verdict,
@@ -227,8 +222,8 @@ impl Core {
                 _ => outcome.response.status,
             },
             transport: outcome.transport.name(),
-            session_before: before,
-            session_after: session_state(&self.engine, token.as_deref(), now),
+            session_before: before.state,
+            session_after: before.after(&self.engine, token.as_deref(), now),
             fired: verdict.fired,
             draws: verdict.draws,
             delay_ms: outcome.delay.as_millis() as u64,
@@ -246,16 +241,22 @@ impl Core {
         (total, kept.into_iter().map(Kept::into_entry).collect())
     }
 
-    /// The `Date` header for now on the stand clock (formatted once a second).
+    /// The `Date` header for now on the stand clock (formatted once a second per thread: the
+    /// text depends on the instant alone, so stands share it, and a thread's copy takes no lock).
     pub fn date_header(&self) -> HeaderValue {
+        thread_local! {
+            static LAST: std::cell::RefCell<(i64, HeaderValue)> =
+                const { std::cell::RefCell::new((i64::MIN, HeaderValue::from_static(""))) };
+        }
         let now = self.engine.clock().now();
         let second = now.as_millis().div_euclid(1000);
-        let mut cached = self.date.lock();
-        if cached.0 != second {
-            let value = HeaderValue::try_from(now.to_http_date()).expect("an HTTP date is a valid header value");
-            *cached = (second, value);
-        }
-        cached.1.clone()
+        LAST.with_borrow_mut(|(kept, value)| {
+            if *kept != second {
+                *value = HeaderValue::try_from(now.to_http_date()).expect("an HTTP date is a valid header value");
+                *kept = second;
+            }
+            value.clone()
+        })
     }
 
     /// Back to the scenario's initial state: engine, rules, journal.
@@ -263,6 +264,31 @@ impl Core {
         self.engine.reset();
         *self.rules.lock() = Rules::new(self.spec.faults.clone());
         self.journal.lock().clear();
+    }
+}
+
+/// The state of a request's session at its instant, read before it is answered, with the
+/// engine's change count then: the state after it is the same unless a session was created or
+/// removed meanwhile, and is read again only then (a check or a use, most requests, changes none).
+#[derive(Clone, Copy)]
+struct Before {
+    state: &'static str,
+    changes: u64,
+}
+
+impl Before {
+    fn read(engine: &Engine, token: Option<&str>, now: Timestamp) -> Before {
+        // The count first: a change between the two readings is then seen as one after.
+        let changes = engine.changes();
+        Before { state: session_state(engine, token, now), changes }
+    }
+
+    /// The state of the same token at the same instant, after the request.
+    fn after(self, engine: &Engine, token: Option<&str>, now: Timestamp) -> &'static str {
+        if token.is_none() || engine.changes() == self.changes {
+            return self.state;
+        }
+        session_state(engine, token, now)
     }
 }
 

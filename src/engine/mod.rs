@@ -13,6 +13,7 @@ pub mod token;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -49,7 +50,44 @@ pub struct Engine {
     setup: Setup,
     accounts: Vec<Arc<Account>>,
     by_name: HashMap<String, Vec<AccountId>>,
+    /// Taken through [`Engine::lock`] only, which publishes the store's change count.
     state: Mutex<State>,
+    /// The store's [`Store::changes`] as of the last time its lock was let go, readable without
+    /// the lock ([`Engine::changes`]).
+    changes: AtomicU64,
+}
+
+/// The engine's state, locked; lets the store's change count out when it is let go.
+struct Locked<'a> {
+    state: parking_lot::MutexGuard<'a, State>,
+    changes: &'a AtomicU64,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
+impl Locked<'_> {
+    /// Hands the lock to a waiting thread if there is one, and takes it back after it.
+    fn bump(&mut self) {
+        parking_lot::MutexGuard::bump(&mut self.state);
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        // A plain store on x86 (no locked instruction): this is on every lock.
+        self.changes.store(self.state.store.changes(), Ordering::Release);
+    }
 }
 
 struct State {
@@ -207,7 +245,19 @@ impl Engine {
             by_name.entry(a.name.clone()).or_default().push(AccountId(i as u32));
         }
         let state = Mutex::new(State::new(&setup, accounts.len()));
-        Engine { clock, setup, accounts, by_name, state }
+        Engine { clock, setup, accounts, by_name, state, changes: AtomicU64::new(0) }
+    }
+
+    fn lock(&self) -> Locked<'_> {
+        Locked { state: self.state.lock(), changes: &self.changes }
+    }
+
+    /// A number that changes whenever a session is created or removed (login, logout, expiry,
+    /// purge, reset), read without taking the engine's lock: while it is unchanged, every token's
+    /// [`Engine::status_at`] a given instant is unchanged too (a use only renews a live session).
+    /// The journal reads a request's session state after it from the state before it that way.
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Acquire)
     }
 
     /// The stand's clock.
@@ -246,7 +296,7 @@ impl Engine {
 
     /// The login activity of an account.
     pub fn activity(&self, id: AccountId) -> Activity {
-        self.state.lock().activity.get(id.0 as usize).cloned().unwrap_or_default()
+        self.lock().activity.get(id.0 as usize).cloned().unwrap_or_default()
     }
 
     /// Checks a credential without creating a session or recording anything (stateless calls,
@@ -257,7 +307,7 @@ impl Engine {
         tenant: Option<&str>,
         admin_fallback: bool,
     ) -> Result<AccountId, LoginError> {
-        let state = self.state.lock();
+        let state = self.lock();
         self.resolve(&state, credential, tenant, admin_fallback)
     }
 
@@ -271,7 +321,7 @@ impl Engine {
     ) -> Result<SessionView, LoginError> {
         let now = self.clock.now();
         let policy = &self.setup.policy;
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let account = match self.resolve(&state, attempt.credential, attempt.tenant, attempt.admin_fallback) {
             Ok(id) => id,
             Err(e) => {
@@ -349,7 +399,7 @@ impl Engine {
     pub fn authenticate_if(&self, token: &str, accept: impl FnOnce(Option<&str>) -> bool) -> Result<bool, Invalid> {
         let now = self.clock.now();
         let policy = &self.setup.policy;
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let Some(session) = state.store.get(token) else {
             return Err(Invalid::Unknown);
         };
@@ -373,7 +423,7 @@ impl Engine {
     /// The state of a token at `now` (a request's instant, read once for all it asks), changing
     /// nothing.
     pub fn status_at(&self, token: &str, now: Timestamp) -> Option<Result<(), Expiry>> {
-        let state = self.state.lock();
+        let state = self.lock();
         state.store.get(token).map(|s| policy::check(s, &self.setup.policy, now))
     }
 
@@ -385,7 +435,7 @@ impl Engine {
     /// Ends a session. An expired one is removed and reported as expired.
     pub fn logout(&self, token: &str) -> Result<SessionView, Invalid> {
         let now = self.clock.now();
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let (key, session) = state.valid(token, &self.setup.policy, now)?;
         state.store.delete(token);
         Ok(self.view_of_copy(&state, key, session))
@@ -394,7 +444,7 @@ impl Engine {
     /// Ends every session of an account; returns how many were live.
     pub fn logout_account(&self, account: AccountId) -> usize {
         let now = self.clock.now();
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let live = state.live_of(account, &self.setup.policy, now);
         for token in state.store.tokens_of(account) {
             state.store.delete(&token);
@@ -407,7 +457,7 @@ impl Engine {
         match which {
             Which::All => {
                 let now = self.clock.now();
-                let mut state = self.state.lock();
+                let mut state = self.lock();
                 let live = state.all_live(&self.setup.policy, now).len();
                 state.store.clear();
                 live
@@ -420,7 +470,7 @@ impl Engine {
     /// Every live session, oldest first.
     pub fn sessions(&self) -> Vec<SessionView> {
         let now = self.clock.now();
-        let state = self.state.lock();
+        let state = self.lock();
         let mut live: Vec<SessionView> = state
             .all_live(&self.setup.policy, now)
             .into_iter()
@@ -432,7 +482,7 @@ impl Engine {
 
     /// How many session records are stored, expired-but-not-yet-purged ones included.
     pub fn stored(&self) -> usize {
-        self.state.lock().store.len()
+        self.lock().store.len()
     }
 
     /// Removes expired records, `batch` at a time, taking the lock once per batch so requests
@@ -448,40 +498,46 @@ impl Engine {
         }
     }
 
-    /// Removes up to `batch` expired records under one lock acquisition, then hands the lock
-    /// fairly to any waiting request (a plain unlock would let the purge barge back in first and
-    /// starve requests for the whole purge). Returns (removed, whether more may be due).
+    /// Removes up to `batch` expired records under one lock acquisition, then yields the lock to
+    /// any waiting request before letting it go (a plain unlock would let the purge barge back in
+    /// first and starve requests for the whole purge). Returns (removed, whether more may be due).
     pub fn purge_batch(&self, batch: usize) -> (usize, bool) {
         let now = self.clock.now();
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let result = state.purge(&self.setup.policy, now, batch.max(1));
-        parking_lot::MutexGuard::unlock_fair(state);
+        // The waiting requests go first; the lock is then let go as usual.
+        state.bump();
         result
     }
 
     /// Locks an account at run time (a lockout rule, the control API).
     pub fn lock_account(&self, id: AccountId) {
-        if let Some(a) = self.state.lock().activity.get_mut(id.0 as usize) {
+        if let Some(a) = self.lock().activity.get_mut(id.0 as usize) {
             a.locked = true;
         }
     }
 
     /// A uniform draw in `[0, 1)` from the stand's random stream.
     pub fn draw(&self) -> f64 {
-        (self.state.lock().rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+        (self.lock().rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Back to the state the setup describes: no sessions, fresh activity, the random stream and
     /// the clock restarted.
     pub fn reset(&self) {
-        *self.state.lock() = State::new(&self.setup, self.accounts.len());
+        let mut state = self.lock();
+        let changes = state.store.changes();
+        *state = State::new(&self.setup, self.accounts.len());
+        // Cleared, and counted on from where it was (a reset is a change).
+        state.store.clear_counted_from(changes);
+        drop(state);
         self.clock.restart(self.setup.clock_start);
     }
 
     fn access(&self, token: &str, touch: bool) -> Result<SessionView, Invalid> {
         let now = self.clock.now();
         let policy = &self.setup.policy;
-        let mut state = self.state.lock();
+        let mut state = self.lock();
         let (key, mut session) = state.valid(token, policy, now)?;
         if touch {
             session.last_used = policy::used_at(&session, policy, now);

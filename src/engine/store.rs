@@ -86,6 +86,10 @@ pub trait Store: Send {
     fn tokens(&self) -> Vec<Arc<str>>;
     /// Drops everything.
     fn clear(&mut self);
+    /// How many times a record was added or removed (a clear counts as one): while it stays the
+    /// same, every token's state at a given instant stays the same, since a use ([`Store::touch`])
+    /// only moves a live record's deadline later.
+    fn changes(&self) -> u64;
 }
 
 /// The in-memory store: the records in a sharded hash table, a per-account index, and the purge
@@ -108,6 +112,8 @@ pub struct MemoryStore {
     /// Tokens by account index; a record's `slot` is its place in its account's bag.
     users: Vec<Bag>,
     due: BTreeMap<i64, Bag>,
+    /// Records added or removed since the store was made (see [`Store::changes`]).
+    changes: u64,
 }
 
 /// Tokens are random, so a fast keyed hash (foldhash, randomly seeded per process) is enough.
@@ -446,7 +452,9 @@ impl Store for MemoryStore {
             self.users.resize_with(account + 1, Bag::default);
         }
         let users = &mut self.users[account];
-        self.records.try_insert(token, session, |t| users.push(t.clone()))
+        let inserted = self.records.try_insert(token, session, |t| users.push(t.clone()));
+        self.changes += u64::from(inserted.is_ok());
+        inserted
     }
 
     fn touch(&mut self, token: &str, last_used: Timestamp) -> bool {
@@ -461,6 +469,7 @@ impl Store for MemoryStore {
 
     fn delete(&mut self, token: &str) -> Option<Session> {
         let (_, s) = self.records.remove(token)?;
+        self.changes += 1;
         let moved = self.users.get_mut(s.account.0 as usize).and_then(|bag| bag.swap_remove(s.slot));
         if let Some(moved) = moved
             && let Some(m) = self.records.get_mut(&moved)
@@ -512,7 +521,21 @@ impl Store for MemoryStore {
     }
 
     fn clear(&mut self) {
-        *self = MemoryStore::default();
+        let changes = self.changes + 1;
+        *self = MemoryStore { changes, ..MemoryStore::default() };
+    }
+
+    fn changes(&self) -> u64 {
+        self.changes
+    }
+}
+
+impl MemoryStore {
+    /// Drops everything, counting the change on from `changes` (a store made anew in place of
+    /// one that had counted that far).
+    pub fn clear_counted_from(&mut self, changes: u64) {
+        self.clear();
+        self.changes = changes + 1;
     }
 }
 

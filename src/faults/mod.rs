@@ -5,6 +5,7 @@
 //! shared by scenario files and the control API (`POST /__standin/faults`).
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -269,6 +270,56 @@ pub struct Verdict {
     pub draws: Vec<f64>,
 }
 
+/// A stand's rules behind their lock, with whether there are any readable without it: a stand
+/// with no rule (most of them, and every benchmarked one) answers without taking the lock.
+pub struct SharedRules {
+    rules: parking_lot::Mutex<Rules>,
+    empty: AtomicBool,
+}
+
+impl SharedRules {
+    /// `rules`, shared.
+    pub fn new(rules: Rules) -> SharedRules {
+        let empty = AtomicBool::new(rules.is_empty());
+        SharedRules { rules: parking_lot::Mutex::new(rules), empty }
+    }
+
+    /// `true` if there is no rule, as of the last time the rules were let go.
+    pub fn is_empty(&self) -> bool {
+        self.empty.load(Ordering::Acquire)
+    }
+
+    /// The rules, locked; whether any are left is noted when they are let go.
+    pub fn lock(&self) -> LockedRules<'_> {
+        LockedRules { rules: self.rules.lock(), empty: &self.empty }
+    }
+}
+
+/// [`SharedRules`], locked.
+pub struct LockedRules<'a> {
+    rules: parking_lot::MutexGuard<'a, Rules>,
+    empty: &'a AtomicBool,
+}
+
+impl std::ops::Deref for LockedRules<'_> {
+    type Target = Rules;
+    fn deref(&self) -> &Rules {
+        &self.rules
+    }
+}
+
+impl std::ops::DerefMut for LockedRules<'_> {
+    fn deref_mut(&mut self) -> &mut Rules {
+        &mut self.rules
+    }
+}
+
+impl Drop for LockedRules<'_> {
+    fn drop(&mut self) {
+        self.empty.store(self.rules.is_empty(), Ordering::Release);
+    }
+}
+
 /// A stand's rules with their call counters.
 #[derive(Debug, Default)]
 pub struct Rules {
@@ -519,6 +570,21 @@ mod tests {
 
     fn facts(req: &Request, op: Operation) -> Facts<'_> {
         Facts { req, op, user: Some("admin".into()), now: Timestamp::from_millis(0) }
+    }
+
+    #[test]
+    fn shared_rules_say_whether_any_are_left_as_they_are_added_and_removed() {
+        let shared = SharedRules::new(Rules::new(Vec::new()));
+        assert!(shared.is_empty());
+        let id = shared.lock().add(rule("then = {action = \"busy\"}").unwrap());
+        assert!(!shared.is_empty());
+        assert!(shared.lock().remove(&id));
+        assert!(shared.is_empty());
+        *shared.lock() = Rules::new(vec![rule("then = {action = \"busy\"}").unwrap()]);
+        assert!(!shared.is_empty());
+        shared.lock().clear();
+        assert!(shared.is_empty());
+        assert!(!SharedRules::new(Rules::new(vec![rule("then = {action = \"busy\"}").unwrap()])).is_empty());
     }
 
     #[test]

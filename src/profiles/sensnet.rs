@@ -120,9 +120,15 @@ struct Stand {
     offset_suffix: String,
     /// `options.token_header`, lowercase for lookup.
     token_header: String,
-    /// The last two local seconds printed (`2026-01-01T02:00:00`): a login or check prints two
-    /// times, and their seconds repeat from one request to the next.
-    seconds: parking_lot::Mutex<[(i64, [u8; 19]); 2]>,
+}
+
+thread_local! {
+    /// The last two local seconds printed on this thread (`2026-01-01T02:00:00`): a login or
+    /// check prints two times, and their seconds repeat from one request to the next. The text
+    /// of a local second does not depend on the stand, so stands share it; per thread, so that
+    /// reading it takes no lock (two locked instructions a date).
+    static SECONDS: std::cell::Cell<[(i64, [u8; 19]); 2]> =
+        const { std::cell::Cell::new([(i64::MIN, [0; 19]); 2]) };
 }
 
 /// What a request to the vendor's paths asks for.
@@ -258,8 +264,7 @@ impl Stand {
             format!("{}{:02}:{:02}", if offset < 0 { '-' } else { '+' }, m / 60, m % 60)
         };
         // i64::MIN is not a second that is kept (only the years 0-9999 are).
-        let seconds = parking_lot::Mutex::new([(i64::MIN, [0; 19]); 2]);
-        Ok(Stand { options, offset, offset_suffix, token_header, seconds })
+        Ok(Stand { options, offset, offset_suffix, token_header })
     }
 
     fn route<'a>(&self, req: &'a Request) -> Route<'a> {
@@ -370,7 +375,7 @@ impl Stand {
         }
         let mut out = [0u8; DATE_ROOM];
         {
-            let mut seen = self.seconds.lock();
+            let mut seen = SECONDS.get();
             let prefix = match seen.iter().find(|(s, _)| *s == second) {
                 Some((_, prefix)) => *prefix,
                 None => {
@@ -378,6 +383,7 @@ impl Stand {
                     let prefix = <[u8; 19]>::try_from(&full.as_bytes()[..19]).expect("yyyy-mm-ddThh:mm:ss");
                     seen.rotate_right(1);
                     seen[0] = (second, prefix);
+                    SECONDS.set(seen);
                     prefix
                 }
             };

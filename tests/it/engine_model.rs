@@ -95,6 +95,13 @@ proptest! {
 
         for op in ops {
             let now = clock.now().as_millis();
+            // The journal's promise: while the change count holds, every token's state at an
+            // instant holds (it reads a request's session state after from the state before).
+            let changes = engine.changes();
+            let states = |engine: &Engine, tokens: &[String]| -> Vec<_> {
+                tokens.iter().map(|t| engine.status_at(t, Timestamp::from_millis(now))).collect()
+            };
+            let before = states(&engine, &tokens);
             match op {
                 Op::Login { user } => {
                     let s = engine.login(Login::password(users[user], "pw"), |rng| Minted::token(token::hex_lower(rng, 16))).expect("login");
@@ -135,6 +142,10 @@ proptest! {
                     for m in model.values_mut().filter(|m| m.user == user) { m.ended = true; }
                 }
                 Op::Purge => { engine.purge(3); }
+            }
+            if engine.changes() == changes {
+                let after = states(&engine, &tokens[..before.len()]);
+                prop_assert_eq!(after, before, "unchanged count, changed states");
             }
             // After every step: the live set is exactly the model's.
             let now = clock.now().as_millis();
