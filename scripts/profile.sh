@@ -7,14 +7,17 @@
 # Needs valgrind and wrk (apt-get install -y valgrind wrk). CALLGRIND_OUT=file keeps the raw profile
 # (for callgrind_annotate --tree=calling). CPUTIME=1 measures real CPU time instead: the server
 # alone on CPU 0, wrk (64 connections) on CPU 1, and the server's user and kernel time per request
-# from /proc (no valgrind); `bare` then answers with the reference's fixed bytes.
+# from /proc (no valgrind); `bare` then answers with the reference's fixed bytes. PERF=1 samples
+# the server in time instead (`perf record`, the cpu-clock event at 4999 Hz, under the same
+# load; needs linux-perf): the kernel's share and the costliest user-space functions, with
+# PERF_OUT=file keeping the raw profile (for `perf report` / `perf annotate`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 profile=$1 request=$2 seconds=${3:-8}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; [ -z "${CALLGRIND_OUT:-}" ] || cp "$work/cg.out" "$CALLGRIND_OUT"; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; [ -z "${CALLGRIND_OUT:-}" ] || cp "$work/cg.out" "$CALLGRIND_OUT"; [ -z "${PERF_OUT:-}" ] || cp "$work/perf.data" "$PERF_OUT"; rm -rf "$work"' EXIT
 cargo build --release --quiet --bin standin --example bare_reference
-if [ -n "${CPUTIME:-}" ]; then
+if [ -n "${CPUTIME:-}${PERF:-}" ]; then
   run() { exec taskset -c 0 "$@"; }
 else
   run() { exec valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$@"; }
@@ -30,27 +33,8 @@ else
   for _ in $(seq 300); do [ -s "$work/ready" ] && break; sleep 0.1; done
   base=$(python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$work/ready" "$profile")
 fi
-lua() { printf 'wrk.method = "%s"\nwrk.path = "%s"\nwrk.body = %s\n' "$1" "$2" "$3"; shift 3; for h in "$@"; do printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "${h#*: }"; done; }
-cookies() { grep -i '^set-cookie:' | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r' | paste -sd';' | sed 's/;/; /g'; }
-case "$profile/$request" in
-  junos-space/login) lua POST /api/space/user-management/login '""' 'Authorization: Basic c3VwZXI6anVuaXBlcjEyMw==' ;;
-  junos-space/use) c=$(curl -si -XPOST -H 'Authorization: Basic c3VwZXI6anVuaXBlcjEyMw==' "$base/api/space/user-management/login" | cookies)
-    lua GET /api/space/user-management/login-status '""' "Cookie: $c" ;;
-  oracle-sdm/login) lua POST /rest/v1.1/admin/login '"<session><userName>admin</userName><password>password</password></session>"' 'Content-Type: application/xml' ;;
-  oracle-sdm/use) c=$(curl -si -XPOST -H 'Content-Type: application/xml' --data '<session><userName>admin</userName><password>password</password></session>' "$base/rest/v1.1/admin/login" | cookies)
-    lua GET /rest/v1.1/admin/serverInfo '""' "Cookie: $c" ;;
-  storware/login) lua POST /api/session/login "'{\"login\":\"admin\",\"password\":\"vPr0tect\"}'" 'Content-Type: application/json' ;;
-  storware/use) c=$(curl -si -XPOST -H 'Content-Type: application/json' --data '{"login":"admin","password":"vPr0tect"}' "$base/api/session/login" | cookies)
-    lua GET /api/session '""' "Cookie: $c" ;;
-  sensnet/login) lua POST /sn/rest/api/login '"u=test1%40test.domain&p=password&n=bench"' 'Content-Type: application/x-www-form-urlencoded' ;;
-  sensnet/use) t=$(curl -s -XPOST --data 'u=test1%40test.domain&p=password&n=bench' "$base/sn/rest/api/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["loginSession"]["token"])')
-    lua GET "/sn/rest/api/$t" '""' ;;
-  infinite-blue/login) lua GET '/rest/api/login?output=json' '""' 'loginName: admin' 'password: password' ;;
-  infinite-blue/use) t=$(curl -s -H 'loginName: admin' -H 'password: password' "$base/rest/api/login?output=json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')
-    lua GET "/rest/api/selectQuery?sessionId=$t&query=x&output=json" '""' ;;
-  bare/*) lua GET /api/space/user-management/login-status '""' ;;
-  *) echo "unknown profile/request: $profile/$request" >&2; exit 2 ;;
-esac > "$work/r.lua"
+. "$(dirname "$0")/requests.sh"
+request_lua "$profile" "$request" "$base" > "$work/r.lua"
 if [ -n "${CPUTIME:-}" ]; then
   pid=$(jobs -p %1)
   cpu() { awk '{print $14 + 0, $15 + 0}' "/proc/$pid/stat"; }
@@ -59,6 +43,15 @@ if [ -n "${CPUTIME:-}" ]; then
   read -r u1 s1 < <(cpu)
   tick=$(getconf CLK_TCK)
   echo "$profile $request: $n requests, user $(((u1 - u0) * 1000000000 / tick / n)) ns and kernel $(((s1 - s0) * 1000000000 / tick / n)) ns of server CPU per request"
+  exit 0
+fi
+if [ -n "${PERF:-}" ]; then
+  pid=$(jobs -p %1)
+  perf record -e cpu-clock -F 4999 -g -p "$pid" -o "$work/perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
+  taskset -c 1 wrk -t1 -c64 -d"${seconds}s" -s "$work/r.lua" "$base" | awk '/Requests\/sec/{print "'"$profile $request"': " $2 " requests/s under perf"}'
+  wait %2 || true
+  perf report -i "$work/perf.data" --no-children --sort dso -g none 2>/dev/null | grep -E '^ +[0-9]' | head -5
+  perf report -i "$work/perf.data" --no-children --sort dso,sym -g none 2>/dev/null | grep -E '^ +[0-9]' | grep -v '\[kernel' | head -25 | cut -c1-160
   exit 0
 fi
 n=$(wrk -t1 -c4 -d"${seconds}s" -s "$work/r.lua" "$base" | awk '/requests in/{print $1}')

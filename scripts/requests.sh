@@ -1,0 +1,26 @@
+# The benchmark's requests as wrk Lua scripts, shared by profile.sh and ab.sh.
+#   request_lua PROFILE REQUEST BASE_URL   (prints the script; logs in first for `use`)
+lua() { printf 'wrk.method = "%s"\nwrk.path = "%s"\nwrk.body = %s\n' "$1" "$2" "$3"; shift 3; for h in "$@"; do printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "${h#*: }"; done; }
+cookies() { grep -i '^set-cookie:' | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r' | paste -sd';' | sed 's/;/; /g'; }
+request_lua() {
+  local profile=$1 request=$2 base=$3 c t
+  case "$profile/$request" in
+    junos-space/login) lua POST /api/space/user-management/login '""' 'Authorization: Basic c3VwZXI6anVuaXBlcjEyMw==' ;;
+    junos-space/use) c=$(curl -si -XPOST -H 'Authorization: Basic c3VwZXI6anVuaXBlcjEyMw==' "$base/api/space/user-management/login" | cookies)
+      lua GET /api/space/user-management/login-status '""' "Cookie: $c" ;;
+    oracle-sdm/login) lua POST /rest/v1.1/admin/login '"<session><userName>admin</userName><password>password</password></session>"' 'Content-Type: application/xml' ;;
+    oracle-sdm/use) c=$(curl -si -XPOST -H 'Content-Type: application/xml' --data '<session><userName>admin</userName><password>password</password></session>' "$base/rest/v1.1/admin/login" | cookies)
+      lua GET /rest/v1.1/admin/serverInfo '""' "Cookie: $c" ;;
+    storware/login) lua POST /api/session/login "'{\"login\":\"admin\",\"password\":\"vPr0tect\"}'" 'Content-Type: application/json' ;;
+    storware/use) c=$(curl -si -XPOST -H 'Content-Type: application/json' --data '{"login":"admin","password":"vPr0tect"}' "$base/api/session/login" | cookies)
+      lua GET /api/session '""' "Cookie: $c" ;;
+    sensnet/login) lua POST /sn/rest/api/login '"u=test1%40test.domain&p=password&n=bench"' 'Content-Type: application/x-www-form-urlencoded' ;;
+    sensnet/use) t=$(curl -s -XPOST --data 'u=test1%40test.domain&p=password&n=bench' "$base/sn/rest/api/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["loginSession"]["token"])')
+      lua GET "/sn/rest/api/$t" '""' ;;
+    infinite-blue/login) lua GET '/rest/api/login?output=json' '""' 'loginName: admin' 'password: password' ;;
+    infinite-blue/use) t=$(curl -s -H 'loginName: admin' -H 'password: password' "$base/rest/api/login?output=json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionId"])')
+      lua GET "/rest/api/selectQuery?sessionId=$t&query=x&output=json" '""' ;;
+    bare/*) lua GET /api/space/user-management/login-status '""' ;;
+    *) echo "unknown profile/request: $profile/$request" >&2; exit 2 ;;
+  esac
+}
