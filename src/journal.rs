@@ -291,21 +291,6 @@ impl Journal {
         if self.capacity == 0 {
             return;
         }
-        let Kept {
-            seq: _,
-            time,
-            method,
-            path,
-            query,
-            op,
-            user,
-            status,
-            session_before,
-            session_after,
-            token,
-            redacted,
-            rare,
-        } = kept;
         let full = self.slots.len() == self.capacity;
         if full {
             // Sequence numbers run on by one: the slot replaced now is `capacity` requests old.
@@ -318,9 +303,10 @@ impl Journal {
             self.compact(full);
         }
         let start = self.base + self.text.len() as u64;
-        let code = METHODS.iter().position(|m| *m == method).unwrap_or(METHODS.len());
-        let extension = if code == METHODS.len() { method.as_str() } else { "" };
-        let parts = [&*path, &*query, user.as_deref().unwrap_or(""), token.as_deref().unwrap_or(""), extension];
+        let code = METHODS.iter().position(|m| *m == kept.method).unwrap_or(METHODS.len());
+        let extension = if code == METHODS.len() { kept.method.as_str() } else { "" };
+        let (user, token) = (kept.user.as_deref(), kept.token.as_deref());
+        let parts = [&*kept.path, &*kept.query, user.unwrap_or(""), token.unwrap_or(""), extension];
         let mut lens = [0u32; 5];
         for (len, part) in lens.iter_mut().zip(parts) {
             let part = bounded(part);
@@ -334,19 +320,19 @@ impl Journal {
         if token.is_some() {
             flags |= HAS_TOKEN;
         }
-        if rare.is_some() || !redacted.is_empty() {
+        if kept.rare.is_some() || !kept.redacted.is_empty() {
             flags |= HAS_RARE;
-            self.rare.push_back((self.seq, Box::new((rare.map_or_else(Rare::none, |r| *r), redacted))));
+            self.rare.push_back((self.seq, Box::new((kept.rare.map_or_else(Rare::none, |r| *r), kept.redacted))));
         }
         let slot = Slot {
             seq: self.seq,
-            time,
+            time: kept.time,
             start,
-            op,
-            session_before,
-            session_after,
+            op: kept.op,
+            session_before: kept.session_before,
+            session_after: kept.session_after,
             lens,
-            status,
+            status: kept.status,
             method: code as u8,
             flags,
         };

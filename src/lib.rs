@@ -17,6 +17,7 @@ pub mod engine;
 pub mod faults;
 pub mod journal;
 pub mod profiles;
+mod published;
 pub mod resources;
 pub mod scenario;
 

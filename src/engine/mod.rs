@@ -17,6 +17,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
+
+use crate::published::Published;
 use rand_chacha::ChaCha20Rng;
 use rand_chacha::rand_core::RngCore;
 
@@ -55,39 +57,6 @@ pub struct Engine {
     /// The store's [`Store::changes`] as of the last time its lock was let go, readable without
     /// the lock ([`Engine::changes`]).
     changes: AtomicU64,
-}
-
-/// The engine's state, locked; lets the store's change count out when it is let go.
-struct Locked<'a> {
-    state: parking_lot::MutexGuard<'a, State>,
-    changes: &'a AtomicU64,
-}
-
-impl std::ops::Deref for Locked<'_> {
-    type Target = State;
-    fn deref(&self) -> &State {
-        &self.state
-    }
-}
-
-impl std::ops::DerefMut for Locked<'_> {
-    fn deref_mut(&mut self) -> &mut State {
-        &mut self.state
-    }
-}
-
-impl Locked<'_> {
-    /// Hands the lock to a waiting thread if there is one, and takes it back after it.
-    fn bump(&mut self) {
-        parking_lot::MutexGuard::bump(&mut self.state);
-    }
-}
-
-impl Drop for Locked<'_> {
-    fn drop(&mut self) {
-        // A plain store on x86 (no locked instruction): this is on every lock.
-        self.changes.store(self.state.store.changes(), Ordering::Release);
-    }
 }
 
 struct State {
@@ -248,8 +217,10 @@ impl Engine {
         Engine { clock, setup, accounts, by_name, state, changes: AtomicU64::new(0) }
     }
 
-    fn lock(&self) -> Locked<'_> {
-        Locked { state: self.state.lock(), changes: &self.changes }
+    /// The engine's state, locked; the store's change count is published when it is let go.
+    fn lock(&self) -> Published<'_, State, impl FnMut(&State) + '_> {
+        // A plain store on x86 (no locked instruction): this is on every lock.
+        Published::new(self.state.lock(), |state: &State| self.changes.store(state.store.changes(), Ordering::Release))
     }
 
     /// A number that changes whenever a session is created or removed (login, logout, expiry,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::Timestamp;
 use crate::profiles::Operation;
+use crate::published::Published;
 use crate::scenario::parse_span;
 use crate::wire::Request;
 
@@ -272,51 +273,26 @@ pub struct Verdict {
 
 /// A stand's rules behind their lock, with whether there are any readable without it: a stand
 /// with no rule (most of them, and every benchmarked one) answers without taking the lock.
-pub struct SharedRules {
+pub(crate) struct SharedRules {
     rules: parking_lot::Mutex<Rules>,
     empty: AtomicBool,
 }
 
 impl SharedRules {
     /// `rules`, shared.
-    pub fn new(rules: Rules) -> SharedRules {
+    pub(crate) fn new(rules: Rules) -> SharedRules {
         let empty = AtomicBool::new(rules.is_empty());
         SharedRules { rules: parking_lot::Mutex::new(rules), empty }
     }
 
     /// `true` if there is no rule, as of the last time the rules were let go.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.empty.load(Ordering::Acquire)
     }
 
     /// The rules, locked; whether any are left is noted when they are let go.
-    pub fn lock(&self) -> LockedRules<'_> {
-        LockedRules { rules: self.rules.lock(), empty: &self.empty }
-    }
-}
-
-/// [`SharedRules`], locked.
-pub struct LockedRules<'a> {
-    rules: parking_lot::MutexGuard<'a, Rules>,
-    empty: &'a AtomicBool,
-}
-
-impl std::ops::Deref for LockedRules<'_> {
-    type Target = Rules;
-    fn deref(&self) -> &Rules {
-        &self.rules
-    }
-}
-
-impl std::ops::DerefMut for LockedRules<'_> {
-    fn deref_mut(&mut self) -> &mut Rules {
-        &mut self.rules
-    }
-}
-
-impl Drop for LockedRules<'_> {
-    fn drop(&mut self) {
-        self.empty.store(self.rules.is_empty(), Ordering::Release);
+    pub(crate) fn lock(&self) -> Published<'_, Rules, impl FnMut(&Rules) + '_> {
+        Published::new(self.rules.lock(), |rules: &Rules| self.empty.store(rules.is_empty(), Ordering::Release))
     }
 }
 
