@@ -16,22 +16,14 @@ fn write_scenario(dir: &std::path::Path, name: &str, text: &str) -> std::path::P
     p
 }
 
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("standin-cli-{}-{}", std::process::id(), rand_suffix()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
+fn tempdir() -> tempfile::TempDir {
+    crate::support::scratch("cli")
 }
 
 #[actix_web::test]
 async fn serve_prints_one_ready_line_then_serves_then_stops_on_sigterm() {
     let dir = tempdir();
-    let sc = write_scenario(&dir, "s.toml", "[[stands]]\nprofile = \"junos-space\"\nport = 0\n");
+    let sc = write_scenario(dir.path(), "s.toml", "[[stands]]\nprofile = \"junos-space\"\nport = 0\n");
     let served = Served::start(&[sc.to_str().unwrap(), "--control-port", "0"]);
     let ready = served.ready.clone();
     assert_eq!(ready["event"], "ready");
@@ -64,7 +56,7 @@ fn unsafe_sigterm(pid: u32) {
 fn a_bad_scenario_is_one_line_naming_file_line_and_field_and_exit_2() {
     let dir = tempdir();
     let sc = write_scenario(
-        &dir,
+        dir.path(),
         "bad.toml",
         "[[stands]]\nprofile = \"junos-space\"\n\n[stands.policy]\nidle_timeout = \"forever\"\n",
     );
@@ -84,7 +76,7 @@ fn a_port_in_use_is_one_line_and_exit_2() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     let dir = tempdir();
-    let sc = write_scenario(&dir, "s.toml", &format!("[[stands]]\nprofile = \"junos-space\"\nport = {port}\n"));
+    let sc = write_scenario(dir.path(), "s.toml", &format!("[[stands]]\nprofile = \"junos-space\"\nport = {port}\n"));
     let out = standin().args(["serve", sc.to_str().unwrap(), "--control-port", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -108,7 +100,7 @@ fn profiles_lists_every_profile_and_check_accepts_the_shipped_scenarios() {
 fn an_https_stand_with_a_start_up_certificate_reports_its_ca_in_the_ready_line() {
     let dir = tempdir();
     let sc = write_scenario(
-        &dir,
+        dir.path(),
         "s.toml",
         "[[stands]]\nprofile = \"junos-space\"\nport = 0\n[stands.tls]\ngenerate = true\nca_file = \"ca.pem\"\n",
     );
@@ -117,12 +109,12 @@ fn an_https_stand_with_a_start_up_certificate_reports_its_ca_in_the_ready_line()
     let stand = &ready["stands"][0];
     assert!(stand["url"].as_str().unwrap().starts_with("https://127.0.0.1:"), "{line}");
     let ca = std::path::PathBuf::from(stand["ca"].as_str().expect("ca in the ready line"));
-    assert_eq!(ca, std::fs::canonicalize(dir.join("ca.pem")).unwrap());
+    assert_eq!(ca, std::fs::canonicalize(dir.path().join("ca.pem")).unwrap());
     let pem = std::fs::read_to_string(&ca).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
     let mut child = served.into_child();
     unsafe_sigterm(child.id());
     assert!(child.wait().unwrap().success());
     assert!(ca.exists(), "a CA file the scenario named stays after the stand stops");
-    std::fs::remove_dir_all(&dir).unwrap();
+    dir.close().unwrap();
 }

@@ -26,8 +26,8 @@ fn settle(f: impl Fn() -> bool) -> bool {
 
 #[actix_web::test]
 async fn two_hundred_stands_created_and_deleted_leave_nothing_behind() {
-    let dir = std::env::temp_dir().join(format!("standin-iso-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = crate::support::scratch("iso");
+    let dir = scratch.path();
     let empty = dir.join("empty.toml");
     std::fs::write(&empty, "# no stands: only the control listener\n").unwrap();
     let server = Served::start(&[empty.to_str().unwrap(), "--control-port", "0"]);

@@ -11,13 +11,8 @@ fn standin() -> Command {
     c
 }
 
-fn tempdir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let d =
-        std::env::temp_dir().join(format!("standin-proc-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
+fn tempdir() -> tempfile::TempDir {
+    crate::support::scratch("proc")
 }
 
 /// Runs `standin serve ARGS` and checks it fails with one line on stderr containing `needle`.
@@ -32,7 +27,8 @@ fn fails_with_one_line(args: &[&str], needle: &str) {
 
 #[test]
 fn unreadable_scenarios_are_one_line_and_exit_2() {
-    let dir = tempdir();
+    let scratch = tempdir();
+    let dir = scratch.path();
     let missing = dir.join("missing.toml");
     fails_with_one_line(&[missing.to_str().expect("utf-8")], "missing.toml");
 
@@ -65,7 +61,8 @@ fn a_control_port_in_use_is_one_line_and_exit_2() {
 #[ignore = "flaky (about 1 in 4): one in-flight response can be lost on SIGTERM; under investigation"]
 async fn graceful_shutdown_under_load_loses_no_in_flight_response() {
     const IN_FLIGHT: usize = 24;
-    let dir = tempdir();
+    let scratch = tempdir();
+    let dir = scratch.path();
     let sc = dir.join("slow.toml");
     std::fs::write(
         &sc,

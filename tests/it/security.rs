@@ -53,9 +53,9 @@ impl Serving {
             cmd.env(k, v);
         }
         // The default scenario's stands on free ports.
-        let dir = std::env::temp_dir().join(format!("standin-sec-{}-{}", std::process::id(), next()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let sc = dir.join("s.toml");
+        // Read once at start-up: gone when the server is ready.
+        let scratch = crate::support::scratch("sec");
+        let sc = scratch.path().join("s.toml");
         let text: String = ["junos-space", "oracle-sdm", "storware", "sensnet", "infinite-blue"]
             .iter()
             .map(|p| format!("[[stands]]\nprofile = \"{p}\"\nport = 0\n"))
@@ -97,12 +97,6 @@ impl Drop for Serving {
             let _ = self.child.wait();
         }
     }
-}
-
-fn next() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::SeqCst)
 }
 
 #[actix_web::test]

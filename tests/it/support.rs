@@ -9,6 +9,12 @@ use base64::Engine as _;
 use standin::scenario::{Scenario, StandSpec};
 use standin::testing::Harness;
 
+/// A scratch folder (`standin-TAG-…` under the system's temp folder), removed with what is in it
+/// when dropped.
+pub fn scratch(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(&format!("standin-{tag}-")).tempdir().expect("a scratch folder")
+}
+
 /// A stand of one profile in-process, seeded, on a manual clock at 2026-01-01T00:00:00Z.
 pub struct TestStand {
     pub harness: Harness,
