@@ -224,7 +224,7 @@ impl Stand {
         let node = &self.options.node;
         let minted = engine.login(attempt, |rng| Minted {
             token: token::base64_std(rng, 18),
-            note: Some([&token::base64_std(rng, 17), ".", node].concat()),
+            note: Some(token::base64_std_then(rng, 17, &[".", node])),
         });
         match minted {
             Ok(s) => self.logged_in(req, &s),

@@ -79,8 +79,19 @@ pub fn basic_credentials(header: &str) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
-    let text = String::from_utf8(raw).ok()?;
+    let encoded = rest.trim();
+    // Decoded on the stack when it fits (every login's header does): one copy per credential.
+    let mut stack = [0u8; 192];
+    let heap;
+    let raw: &[u8] = match base64::engine::general_purpose::STANDARD.decode_slice(encoded, &mut stack) {
+        Ok(n) => &stack[..n],
+        Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+            heap = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+            &heap
+        }
+        Err(base64::DecodeSliceError::DecodeError(_)) => return None,
+    };
+    let text = std::str::from_utf8(raw).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))
 }
@@ -314,6 +325,40 @@ mod tests {
         assert_eq!(basic_credentials("Basic c3VwZXI="), None);
         assert_eq!(basic_credentials("Bearer x"), None);
         assert_eq!(basic_credentials(""), None);
+    }
+
+    /// `basic_credentials` as first written, decoding into a vector: the reference.
+    fn basic_by_vec(header: &str) -> Option<(String, String)> {
+        let (scheme, rest) = header.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("basic") {
+            return None;
+        }
+        let raw = base64::engine::general_purpose::STANDARD.decode(rest.trim()).ok()?;
+        let text = String::from_utf8(raw).ok()?;
+        let (user, password) = text.split_once(':')?;
+        Some((user.to_owned(), password.to_owned()))
+    }
+
+    proptest! {
+        /// Decoding on the stack reads what decoding into a vector read, credentials far longer
+        /// than the stack's room included, and garbage.
+        #[test]
+        fn basic_decodes_as_decoding_into_a_vector_does(
+            user in "[a-zé:]{0,10}",
+            password in proptest::collection::vec(any::<u8>(), 0..300),
+            garble in proptest::option::of((0usize..400, "[!=A-Za-z0-9+/ ]")),
+        ) {
+            let mut raw = user.into_bytes();
+            raw.push(b':');
+            raw.extend(password);
+            let mut encoded = base64::engine::general_purpose::STANDARD.encode(&raw);
+            if let Some((at, c)) = garble {
+                let at = at.min(encoded.len());
+                encoded.insert_str(at, &c);
+            }
+            let header = format!("Basic {encoded}");
+            prop_assert_eq!(basic_credentials(&header), basic_by_vec(&header));
+        }
     }
 
     #[test]
