@@ -250,20 +250,11 @@ const METHODS: [Method; 9] = [
     Method::TRACE,
 ];
 
-/// Text longer than this is cut to it in the journal (a request head is far shorter: the server
-/// refuses heads over a few kilobytes).
-const MAX_TEXT: usize = u32::MAX as usize;
-
-/// At most `MAX_TEXT` bytes of `s`, cut at a character boundary.
-fn bounded(s: &str) -> &str {
-    if s.len() <= MAX_TEXT {
-        return s;
-    }
-    let mut end = MAX_TEXT;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
+/// At most `u32::MAX` bytes of `s`, the most a slot's length holds (a request head is far
+/// shorter: the server refuses heads over a few kilobytes). A character cut in two is read back
+/// as U+FFFD.
+fn bounded(s: &str) -> &[u8] {
+    &s.as_bytes()[..s.len().min(u32::MAX as usize)]
 }
 
 /// The text buffer's size below which replaced slots' bytes are left where they are (small in
@@ -310,7 +301,7 @@ impl Journal {
         let mut lens = [0u32; 5];
         for (len, part) in lens.iter_mut().zip(parts) {
             let part = bounded(part);
-            self.text.extend_from_slice(part.as_bytes());
+            self.text.extend_from_slice(part);
             *len = part.len() as u32;
         }
         let mut flags = 0;
@@ -349,8 +340,14 @@ impl Journal {
     /// once for each time it is appended.
     fn compact(&mut self, full: bool) {
         // Before the new slot goes in: when full, the oldest slot is the one about to be replaced,
-        // whose text goes too.
-        let first_kept = if full { self.slots.get((self.oldest + 1) % self.capacity) } else { self.slots.first() };
+        // whose text goes too (with a capacity of one, every slot's).
+        let first_kept = if !full {
+            self.slots.first()
+        } else if self.capacity > 1 {
+            Some(&self.slots[(self.oldest + 1) % self.capacity])
+        } else {
+            None
+        };
         let front = first_kept.map_or(self.base + self.text.len() as u64, |slot| slot.start);
         let dead = (front - self.base) as usize;
         self.text.drain(..dead);
@@ -377,7 +374,7 @@ impl Journal {
         let mut next = |len: u32| {
             let bytes = &self.text[at..at + len as usize];
             at += len as usize;
-            // Recorded from `&str`s, cut at character boundaries.
+            // Recorded from `&str`s (cut only past 4 GiB).
             String::from_utf8_lossy(bytes).into_owned()
         };
         let [path, query, user, token, extension] = slot.lens.map(&mut next);

@@ -17,13 +17,6 @@ impl<'a, T, F: FnMut(&T)> Published<'a, T, F> {
     pub(crate) fn new(guard: MutexGuard<'a, T>, publish: F) -> Self {
         Published { guard, publish }
     }
-
-    /// Hands the lock to a waiting thread if there is one, and takes it back after it; what was
-    /// changed so far is published first.
-    pub(crate) fn bump(&mut self) {
-        (self.publish)(&self.guard);
-        MutexGuard::bump(&mut self.guard);
-    }
 }
 
 impl<T, F: FnMut(&T)> Deref for Published<'_, T, F> {

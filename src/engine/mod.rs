@@ -52,7 +52,8 @@ pub struct Engine {
     setup: Setup,
     accounts: Vec<Arc<Account>>,
     by_name: HashMap<String, Vec<AccountId>>,
-    /// Taken through [`Engine::lock`] only, which publishes the store's change count.
+    /// Taken through [`Engine::lock`], which publishes the store's change count (the purge,
+    /// which unlocks fairly, publishes it itself).
     state: Mutex<State>,
     /// The store's [`Store::changes`] as of the last time its lock was let go, readable without
     /// the lock ([`Engine::changes`]).
@@ -219,8 +220,13 @@ impl Engine {
 
     /// The engine's state, locked; the store's change count is published when it is let go.
     fn lock(&self) -> Published<'_, State, impl FnMut(&State) + '_> {
-        // A plain store on x86 (no locked instruction): this is on every lock.
-        Published::new(self.state.lock(), |state: &State| self.changes.store(state.store.changes(), Ordering::Release))
+        Published::new(self.state.lock(), |state: &State| self.publish(state))
+    }
+
+    /// Lets the store's change count out to [`Engine::changes`]: a plain store on x86 (no locked
+    /// instruction), on every lock.
+    fn publish(&self, state: &State) {
+        self.changes.store(state.store.changes(), Ordering::Release);
     }
 
     /// A number that changes whenever a session is created or removed (login, logout, expiry,
@@ -469,15 +475,16 @@ impl Engine {
         }
     }
 
-    /// Removes up to `batch` expired records under one lock acquisition, then yields the lock to
-    /// any waiting request before letting it go (a plain unlock would let the purge barge back in
-    /// first and starve requests for the whole purge). Returns (removed, whether more may be due).
+    /// Removes up to `batch` expired records under one lock acquisition, then hands the lock
+    /// fairly to any waiting request (a plain unlock would let the purge barge back in first and
+    /// starve requests for the whole purge). Returns (removed, whether more may be due).
     pub fn purge_batch(&self, batch: usize) -> (usize, bool) {
         let now = self.clock.now();
-        let mut state = self.lock();
+        // The one lock not taken through `Engine::lock`: a fair unlock hands over the guard.
+        let mut state = self.state.lock();
         let result = state.purge(&self.setup.policy, now, batch.max(1));
-        // The waiting requests go first; the lock is then let go as usual.
-        state.bump();
+        self.publish(&state);
+        parking_lot::MutexGuard::unlock_fair(state);
         result
     }
 
@@ -499,8 +506,8 @@ impl Engine {
         let mut state = self.lock();
         let changes = state.store.changes();
         *state = State::new(&self.setup, self.accounts.len());
-        // Cleared, and counted on from where it was (a reset is a change).
-        state.store.clear_counted_from(changes);
+        // A reset is a change: the new store counts on from the old one.
+        state.store.count_from(changes + 1);
         drop(state);
         self.clock.restart(self.setup.clock_start);
     }

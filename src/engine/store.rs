@@ -531,11 +531,9 @@ impl Store for MemoryStore {
 }
 
 impl MemoryStore {
-    /// Drops everything, counting the change on from `changes` (a store made anew in place of
-    /// one that had counted that far).
-    pub fn clear_counted_from(&mut self, changes: u64) {
-        self.clear();
-        self.changes = changes + 1;
+    /// Sets [`Store::changes`] (a store made anew in place of one that had counted that far).
+    pub(crate) fn count_from(&mut self, changes: u64) {
+        self.changes = changes;
     }
 }
 

@@ -51,22 +51,16 @@ fn hex_then(rng: &mut dyn RngCore, n: usize, digits: &[u8; 16], tail: &[&str]) -
 const LOWER: &[u8; 16] = b"0123456789abcdef";
 const UPPER: &[u8; 16] = b"0123456789ABCDEF";
 
-/// Draws in chunks of 32 bytes on the stack. A chunk is a whole number of the stream's 32-bit
-/// words, so the draws are the same as one `fill_bytes(n)`: seeded tokens do not change.
 fn push_hex(out: &mut String, rng: &mut dyn RngCore, n: usize, digits: &[u8; 16]) {
-    let (mut bytes, mut text) = ([0u8; 32], [0u8; 64]);
     out.reserve(n * 2);
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(bytes.len());
-        rng.fill_bytes(&mut bytes[..k]);
-        for (i, b) in bytes[..k].iter().enumerate() {
+    let mut text = [0u8; 2 * DRAW];
+    drawn(rng, n, |bytes| {
+        for (i, b) in bytes.iter().enumerate() {
             text[2 * i] = digits[usize::from(b >> 4)];
             text[2 * i + 1] = digits[usize::from(b & 15)];
         }
-        out.push_str(std::str::from_utf8(&text[..2 * k]).expect("hex digits are ASCII"));
-        left -= k;
-    }
+        out.push_str(std::str::from_utf8(&text[..2 * bytes.len()]).expect("hex digits are ASCII"));
+    });
 }
 
 /// `n` random bytes in standard, padded base64 (may contain `+`, `/`, `=`).
@@ -74,25 +68,37 @@ pub fn base64_std(rng: &mut dyn RngCore, n: usize) -> String {
     base64_std_then(rng, n, &[])
 }
 
-/// `n` random bytes in standard, padded base64, then `tail`, in one allocation. Drawn and encoded
-/// 48 bytes at a time on the stack: 48 is a whole number of the stream's 32-bit words and of
-/// base64's 3-byte groups, so the draws are one `fill_bytes(n)`'s and the text is the whole
-/// input's (a Junos Space login mints two of these).
+/// `n` random bytes in standard, padded base64, then `tail`, in one allocation (a Junos Space
+/// login mints two of these). [`DRAW`] is a whole number of base64's 3-byte groups, so the text
+/// is the whole input's.
 pub fn base64_std_then(rng: &mut dyn RngCore, n: usize, tail: &[&str]) -> String {
     let mut out = String::with_capacity(n.div_ceil(3) * 4 + tail.iter().map(|t| t.len()).sum::<usize>());
-    let (mut bytes, mut text) = ([0u8; 48], [0u8; 64]);
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(bytes.len());
-        rng.fill_bytes(&mut bytes[..k]);
+    let mut text = [0u8; DRAW / 3 * 4];
+    drawn(rng, n, |bytes| {
         let written = base64::engine::general_purpose::STANDARD
-            .encode_slice(&bytes[..k], &mut text)
-            .expect("48 bytes encode to 64 characters");
+            .encode_slice(bytes, &mut text)
+            .expect("a draw's base64 fits its buffer");
         out.push_str(std::str::from_utf8(&text[..written]).expect("base64 is ASCII"));
-        left -= k;
-    }
+    });
     tail.iter().for_each(|t| out.push_str(t));
     out
+}
+
+/// Bytes drawn at a time on the stack by [`drawn`]: a whole number of the stream's 32-bit words,
+/// so that drawing `n` bytes chunk by chunk draws what one `fill_bytes(n)` draws (seeded tokens do
+/// not change), and of base64's 3-byte groups.
+const DRAW: usize = 48;
+
+/// `n` random bytes, handed to `each` [`DRAW`] bytes at a time (the last chunk shorter).
+fn drawn(rng: &mut dyn RngCore, n: usize, mut each: impl FnMut(&[u8])) {
+    let mut bytes = [0u8; DRAW];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(DRAW);
+        rng.fill_bytes(&mut bytes[..k]);
+        each(&bytes[..k]);
+        left -= k;
+    }
 }
 
 /// A random (version 4, variant 1) UUID in its hyphenated lowercase form: 122 random bits.

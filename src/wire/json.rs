@@ -14,12 +14,8 @@ pub fn raw(out: &mut Vec<u8>, parts: &[&str]) {
 /// names have nothing to escape and are copied as they are; any other string is escaped by
 /// `serde_json`.
 pub fn string(out: &mut Vec<u8>, s: &str) {
-    let b = s.as_bytes();
-    if is_plain(b) {
-        out.reserve(b.len() + 2);
-        out.push(b'"');
-        out.extend_from_slice(b);
-        out.push(b'"');
+    if is_plain(s.as_bytes()) {
+        plain_string(out, s.as_bytes());
     } else {
         value(out, s);
     }
