@@ -265,10 +265,10 @@ fn wrk(addr: SocketAddr, reqs: &[Req], connections: u32, secs: u64) -> Load {
             load.non2xx = v.trim().parse().unwrap_or(0);
         } else if let Some(v) = t.strip_prefix("COMPLETED ") {
             load.requests = v.trim().parse().unwrap_or(0);
-        } else if let Some((p, us)) = t.strip_prefix("TAIL ").and_then(|v| v.split_once(' ')) {
-            if let (Ok(p), Ok(us)) = (p.parse::<f64>(), us.trim().parse::<f64>()) {
-                load.tail.push((p, us / 1000.0));
-            }
+        } else if let Some((p, us)) = t.strip_prefix("TAIL ").and_then(|v| v.split_once(' '))
+            && let (Ok(p), Ok(us)) = (p.parse::<f64>(), us.trim().parse::<f64>())
+        {
+            load.tail.push((p, us / 1000.0));
         }
     }
     load
@@ -502,7 +502,7 @@ fn main() {
             // to fall in it (wrk adds the requests a stall held back), so that the ratio of two
             // runs' p99s swings by a factor of ten on this kind of machine.
             let pair = |connections: u32, secs: u64, i: usize| {
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     let s = wrk(addr, &reqs, connections, secs);
                     (s, wrk(bare, &reqs, connections, secs))
                 } else {

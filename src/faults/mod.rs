@@ -417,7 +417,7 @@ impl Rule {
     fn matches_count(&self, n: u64) -> bool {
         let w = &self.spec.when;
         w.nth.is_none_or(|k| n == k)
-            && w.every.is_none_or(|k| n % k == 0)
+            && w.every.is_none_or(|k| n.is_multiple_of(k))
             && w.first.is_none_or(|k| n <= k)
             && self.calls.is_none_or(|(a, b)| (a..=b).contains(&n))
     }
