@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::JsonValue as _;
-use crate::support::Served;
+use crate::support::{Served, terminate};
 
 fn standin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_standin"))
@@ -41,15 +41,8 @@ async fn serve_prints_one_ready_line_then_serves_then_stops_on_sigterm() {
         c.get(format!("{}/__standin/stands", ready["control"].as_str().unwrap())).json_value().await;
     assert_eq!(stands[0]["url"], url.as_str());
 
-    let mut child = served.into_child();
-    unsafe_sigterm(child.id());
-    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let (status, _) = tokio::task::spawn_blocking(move || terminate(served.into_child())).await.unwrap();
     assert!(status.success(), "{status:?}");
-}
-
-fn unsafe_sigterm(pid: u32) {
-    let ok = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
-    assert!(ok.success());
 }
 
 #[test]
@@ -112,9 +105,8 @@ fn an_https_stand_with_a_start_up_certificate_reports_its_ca_in_the_ready_line()
     assert_eq!(ca, std::fs::canonicalize(dir.path().join("ca.pem")).unwrap());
     let pem = std::fs::read_to_string(&ca).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
-    let mut child = served.into_child();
-    unsafe_sigterm(child.id());
-    assert!(child.wait().unwrap().success());
+    let (status, _) = terminate(served.into_child());
+    assert!(status.success(), "{status:?}");
     assert!(ca.exists(), "a CA file the scenario named stays after the stand stops");
     dir.close().unwrap();
 }

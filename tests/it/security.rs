@@ -41,7 +41,7 @@ fn a_non_loopback_host_without_a_control_token_is_refused_before_anything_is_ser
 
 /// A `standin serve` child; killed if the test fails before it is stopped.
 struct Serving {
-    child: Child,
+    child: Option<Child>,
     ready: serde_json::Value,
 }
 
@@ -65,7 +65,7 @@ impl Serving {
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
         let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line ({e}): {line}"));
-        Serving { child, ready }
+        Serving { child: Some(child), ready }
     }
 
     fn control(&self) -> String {
@@ -77,24 +77,17 @@ impl Serving {
         stands.iter().map(|s| s["url"].as_str().expect("url").to_owned()).collect()
     }
 
-    /// SIGTERM, then the exit status and everything written to stderr.
+    /// SIGTERM, then the exit status and everything written to stderr (bounded in time).
     fn stop(mut self) -> (std::process::ExitStatus, String) {
-        let ok = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
-        assert!(ok.success());
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            std::io::Read::read_to_string(&mut e, &mut err).expect("stderr");
-        }
-        let status = self.child.wait().expect("wait");
-        (status, err)
+        crate::support::terminate(self.child.take().expect("running"))
     }
 }
 
 impl Drop for Serving {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }

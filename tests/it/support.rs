@@ -236,3 +236,33 @@ impl Drop for Served {
         }
     }
 }
+
+/// Longest a test waits for a `standin serve` child to exit after SIGTERM: its graceful shutdown
+/// waits at most 30 s for in-flight responses (stands stop together), 5 s for the control
+/// listener's idle connections.
+pub const EXIT_LIMIT: Duration = Duration::from_secs(60);
+
+/// Sends SIGTERM to a `standin serve` child and returns its exit status and everything it wrote
+/// to stderr (empty unless piped). Bounded: a child still running [`EXIT_LIMIT`] later is killed
+/// and the test fails, instead of hanging the suite.
+pub fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
+    let pid = child.id().to_string();
+    let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+    assert!(sent.success(), "kill -TERM {pid}");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let _ = tx.send((child.wait(), err));
+    });
+    match rx.recv_timeout(EXIT_LIMIT) {
+        Ok((status, err)) => (status.expect("wait for standin"), err),
+        Err(_) => {
+            // Not yet reaped, so the pid is still this child's.
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("standin (pid {pid}) did not exit within {EXIT_LIMIT:?} of SIGTERM");
+        }
+    }
+}
