@@ -7,6 +7,19 @@ import sys
 
 import requests
 
+# No request waits for ever: requests has no timeout unless given one, so every request of this
+# script (Session's and the module functions', which go through a Session) gets 10 s: a stand
+# that never answered fails the test instead of hanging the suite.
+_request = requests.Session.request
+
+
+def _bounded(self, *args, **kwargs):
+    kwargs.setdefault("timeout", 10)
+    return _request(self, *args, **kwargs)
+
+
+requests.Session.request = _bounded
+
 
 def check(cond, what):
     if not cond:
