@@ -88,7 +88,7 @@ pub(crate) fn serve_tls(
     let server = actix_server::Server::build()
         .workers(workers)
         .disable_signals()
-        .shutdown_timeout(5)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT)
         .listen(format!("standin-https-{addr}"), listener, move || {
             let tls = tls.clone();
             let app = App::new().configure(configure(data.clone())).into_factory();
