@@ -440,6 +440,91 @@ fn engine_logins(n: usize) -> Vec<f64> {
     took
 }
 
+/// Two servers, `a` (under test) and `b` (the reference), under the same load in back-to-back
+/// pairs, `PERF_RUNS` pairs, the first of a pair alternating (ABBA): a slow stretch of the
+/// machine then falls on both sides of a pair, and the ratio is the median of the pairs' ratios.
+/// The 1-connection runs interleave the same way, and each side's p99 is that of all its runs'
+/// requests together: a p99 of one short run is set by the few stalls of the host that happen to
+/// fall in it (wrk adds the requests a stall held back), so that the ratio of two runs' p99s
+/// swings by a factor of ten on this kind of machine.
+fn compare(a: SocketAddr, b: SocketAddr, reqs: &[Req]) -> Comparison {
+    let secs = secs();
+    let pair = |connections: u32, secs: u64, i: usize| {
+        if i.is_multiple_of(2) {
+            let x = wrk(a, reqs, connections, secs);
+            (x, wrk(b, reqs, connections, secs))
+        } else {
+            let y = wrk(b, reqs, connections, secs);
+            (wrk(a, reqs, connections, secs), y)
+        }
+    };
+    let mut c = Comparison::default();
+    for i in 0..runs() {
+        let (x, y) = pair(64, secs, i);
+        c.ratios.push(x.rps / y.rps.max(1.0));
+        c.a_rps.push(x.rps);
+        c.b_rps.push(y.rps);
+    }
+    for i in 0..runs() {
+        let (x, y) = pair(1, secs.min(3), i);
+        c.p99s.push(x.p99_ms / y.p99_ms.max(0.001));
+        c.a_one.push(x);
+        c.b_one.push(y);
+    }
+    c
+}
+
+/// What [`compare`] measured.
+#[derive(Default)]
+struct Comparison {
+    a_rps: Vec<f64>,
+    b_rps: Vec<f64>,
+    /// Each pair's `a / b` throughput.
+    ratios: Vec<f64>,
+    a_one: Vec<Load>,
+    b_one: Vec<Load>,
+    /// Each 1-connection pair's `a / b` p99 (reported, not used: see `compare`).
+    p99s: Vec<f64>,
+}
+
+impl Comparison {
+    /// The median of the pairs' throughput ratios, its interquartile range, and the ratio of
+    /// the two sides' pooled 1-connection p99s.
+    fn summary(&self) -> (f64, f64, f64, f64) {
+        let mut ratios = self.ratios.clone();
+        let (q1, q3) = (pct(&mut ratios, 0.25), pct(&mut ratios, 0.75));
+        (pct(&mut ratios, 0.5), q1, q3, self.a_p99() / self.b_p99().max(0.001))
+    }
+
+    fn a_rps(&self) -> f64 {
+        pct(&mut self.a_rps.clone(), 0.5)
+    }
+
+    fn b_rps(&self) -> f64 {
+        pct(&mut self.b_rps.clone(), 0.5)
+    }
+
+    fn a_p99(&self) -> f64 {
+        pooled_percentile(&self.a_one, 99.0)
+    }
+
+    fn b_p99(&self) -> f64 {
+        pooled_percentile(&self.b_one, 99.0)
+    }
+
+    /// Every pair's ratios and each side's pooled latency shape, for stderr.
+    fn detail(&self) -> String {
+        let shape = |runs: &[Load]| [50.0, 90.0, 99.0, 99.9].map(|p| pooled_percentile(runs, p) * 1000.0);
+        format!(
+            "the pairs' throughput ratios {:.3?}, their p99 ratios {:.2?}; 1-connection p50/p90/p99/p99.9 in µs: first {:.0?}, second {:.0?}",
+            self.ratios,
+            self.p99s,
+            shape(&self.a_one),
+            shape(&self.b_one)
+        )
+    }
+}
+
 fn pct(values: &mut [f64], p: f64) -> f64 {
     values.sort_by(|a, b| a.partial_cmp(b).unwrap());
     values[((values.len() as f64 - 1.0) * p).round() as usize]
@@ -471,6 +556,7 @@ fn main() {
     let (standin, _) = Standin::start(ALL_PROFILES);
     line("| profile | request | standin req/s | bare req/s | ratio (IQR) | target | p99 standin (1 conn) | p99 bare | p99 ratio (≤1.5) |".into());
     line("|---|---|---|---|---|---|---|---|---|".into());
+    let mut calibrate = None;
     for flow in flows() {
         if only().is_some_and(|o| !o.iter().any(|p| p == flow.profile)) {
             continue;
@@ -494,55 +580,41 @@ fn main() {
             (flow.note, vec![auth.clone()], 0.9),
             ("mixed 1 login : 9 uses", mixed, mixed_target),
         ] {
-            // Standin and the reference run in back-to-back pairs, PERF_RUNS pairs, the first of a
-            // pair alternating (ABBA): a slow stretch of the machine then falls on both sides of
-            // a pair, and the ratio is the median of the pairs' ratios. The 1-connection runs
-            // interleave the same way, and each side's p99 is that of all its runs' requests
-            // together: a p99 of one short run is set by the few stalls of the host that happen
-            // to fall in it (wrk adds the requests a stall held back), so that the ratio of two
-            // runs' p99s swings by a factor of ten on this kind of machine.
-            let pair = |connections: u32, secs: u64, i: usize| {
-                if i.is_multiple_of(2) {
-                    let s = wrk(addr, &reqs, connections, secs);
-                    (s, wrk(bare, &reqs, connections, secs))
-                } else {
-                    let b = wrk(bare, &reqs, connections, secs);
-                    (wrk(addr, &reqs, connections, secs), b)
-                }
-            };
-            let (mut s, mut b, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-            for i in 0..runs() {
-                let (sr, br) = pair(64, secs, i);
-                ratios.push(sr.rps / br.rps.max(1.0));
-                s.push(sr.rps);
-                b.push(br.rps);
-            }
-            let (mut s1, mut b1, mut p99s) = (Vec::new(), Vec::new(), Vec::new());
-            for i in 0..runs() {
-                let (sr, br) = pair(1, secs.min(3), i);
-                p99s.push(sr.p99_ms / br.p99_ms.max(0.001));
-                s1.push(sr);
-                b1.push(br);
-            }
-            let (ps, pb) = (pooled_percentile(&s1, 99.0), pooled_percentile(&b1, 99.0));
-            let shape = |runs: &[Load]| [50.0, 90.0, 99.0, 99.9].map(|p| pooled_percentile(runs, p) * 1000.0);
-            eprintln!(
-                "{} {name}: the pairs' throughput ratios {ratios:.3?}, their p99 ratios {p99s:.2?}; 1-connection p50/p90/p99/p99.9 in µs: standin {:.0?}, bare {:.0?}",
-                flow.profile,
-                shape(&s1),
-                shape(&b1)
-            );
-            let (q1, q3) = (pct(&mut ratios, 0.25), pct(&mut ratios, 0.75));
-            let (s, b, ratio) = (pct(&mut s, 0.5), pct(&mut b, 0.5), pct(&mut ratios, 0.5));
-            let p99 = ps / pb.max(0.001);
+            let c = compare(addr, bare, &reqs);
+            eprintln!("{} {name}: {}", flow.profile, c.detail());
+            let (ratio, q1, q3, p99) = c.summary();
             line(format!(
-                "| {} | {name} | {s:.0} | {b:.0} | {ratio:.3} ({q1:.2}–{q3:.2}) | ≥{target:.2} {} | {ps:.3} ms | {pb:.3} ms | {p99:.2} {} |",
+                "| {} | {name} | {:.0} | {:.0} | {ratio:.3} ({q1:.2}–{q3:.2}) | ≥{target:.2} {} | {:.3} ms | {:.3} ms | {p99:.2} {} |",
                 flow.profile,
+                c.a_rps(),
+                c.b_rps(),
                 verdict(ratio >= target),
+                c.a_p99(),
+                c.b_p99(),
                 verdict(p99 <= 1.5)
             ));
         }
+        if calibrate.is_none() {
+            calibrate = Some((flow.profile, flow.login.clone(), login_answer.clone()));
+        }
         drop(bare_handle.stop(false));
+    }
+    // 1b. The method's own noise: the reference against a second instance of itself, under the
+    // first profile's login. Both sides answer the same bytes with the same code, so the ratio
+    // is 1 but for the host: its spread is how far any row above can move by the machine alone.
+    if let Some((profile, login, answer)) = calibrate {
+        let canned: Canned = Arc::new(HashMap::from([((login.method.to_string(), login.path.clone()), answer)]));
+        let (one, one_handle) = start_bare(canned.clone());
+        let (two, two_handle) = start_bare(canned);
+        let c = compare(one, two, std::slice::from_ref(&login));
+        eprintln!("reference against itself ({profile} login): {}", c.detail());
+        let (ratio, q1, q3, p99) = c.summary();
+        line(String::new());
+        line("| calibration: the reference against itself | ratio (IQR) | p99 ratio |".into());
+        line("|---|---|---|".into());
+        line(format!("| {profile} login, 64 connections / 1 connection | {ratio:.3} ({q1:.2}–{q3:.2}) | {p99:.2} |"));
+        drop(one_handle.stop(false));
+        drop(two_handle.stop(false));
     }
     // `PERF_ONLY` names profiles, and `sessions` for the live-session and purge tables.
     let sessions_only = only().is_some_and(|o| o.iter().any(|p| p == "sessions"));
