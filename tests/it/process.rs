@@ -1,7 +1,6 @@
 //! Failures of the process itself: one-line errors and exit code 2 before anything is served, and
 //! a graceful shutdown that loses no in-flight response.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -73,8 +72,7 @@ async fn graceful_shutdown_under_load_loses_no_in_flight_response() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready");
+    let line = crate::support::ready_line(&mut child);
     let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line");
     let url = ready["stands"][0]["url"].as_str().expect("url").to_owned();
 

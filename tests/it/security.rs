@@ -2,7 +2,6 @@
 //! every answer, HttpOnly cookies.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use rstest::rstest;
@@ -62,8 +61,7 @@ impl Serving {
             .collect();
         std::fs::write(&sc, text).expect("scenario");
         let mut child = cmd.arg(&sc).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn standin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+        let line = crate::support::ready_line(&mut child);
         let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line ({e}): {line}"));
         Serving { child: Some(child), ready }
     }

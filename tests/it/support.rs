@@ -202,7 +202,6 @@ pub struct Served {
 impl Served {
     /// Runs `standin serve` with `args` and waits for its ready line.
     pub fn start(args: &[&str]) -> Served {
-        use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_standin"))
             .arg("serve")
             .args(args)
@@ -211,8 +210,7 @@ impl Served {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("standin starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("a ready line");
+        let line = ready_line(&mut child);
         let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("the ready line is JSON ({e}): {line:?}"));
         Served { child: Some(child), ready, line }
     }
@@ -263,6 +261,31 @@ pub fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, S
             // Not yet reaped, so the pid is still this child's.
             let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
             panic!("standin (pid {pid}) did not exit within {EXIT_LIMIT:?} of SIGTERM");
+        }
+    }
+}
+
+/// Longest a test waits for a `standin serve` child's ready line (it prints it within a few
+/// milliseconds).
+pub const READY_LIMIT: Duration = Duration::from_secs(30);
+
+/// The first line a `standin serve` child writes to its (piped) stdout, which is taken. Bounded:
+/// a child that neither prints it nor exits within [`READY_LIMIT`] is killed and the test fails.
+pub fn ready_line(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(read.map(|_| line));
+    });
+    match rx.recv_timeout(READY_LIMIT) {
+        Ok(read) => read.expect("stdout is readable"),
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("standin printed no ready line within {READY_LIMIT:?}");
         }
     }
 }
