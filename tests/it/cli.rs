@@ -4,7 +4,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::JsonValue as _;
-use crate::support::{Served, terminate};
+use crate::support::Served;
 
 fn standin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_standin"))
@@ -41,7 +41,7 @@ async fn serve_prints_one_ready_line_then_serves_then_stops_on_sigterm() {
         c.get(format!("{}/__standin/stands", ready["control"].as_str().unwrap())).json_value().await;
     assert_eq!(stands[0]["url"], url.as_str());
 
-    let (status, _) = tokio::task::spawn_blocking(move || terminate(served.into_child())).await.unwrap();
+    let (status, _) = tokio::task::spawn_blocking(move || served.stop()).await.unwrap();
     assert!(status.success(), "{status:?}");
 }
 
@@ -105,7 +105,7 @@ fn an_https_stand_with_a_start_up_certificate_reports_its_ca_in_the_ready_line()
     assert_eq!(ca, std::fs::canonicalize(dir.path().join("ca.pem")).unwrap());
     let pem = std::fs::read_to_string(&ca).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
-    let (status, _) = terminate(served.into_child());
+    let (status, _) = served.stop();
     assert!(status.success(), "{status:?}");
     assert!(ca.exists(), "a CA file the scenario named stays after the stand stops");
     dir.close().unwrap();

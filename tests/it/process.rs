@@ -66,14 +66,12 @@ async fn graceful_shutdown_under_load_loses_no_in_flight_response() {
         "[[stands]]\nprofile = \"storware\"\nport = 0\n\n[[stands.faults]]\nwhen = { op = \"check\" }\nthen = { delay = \"2s\" }\n",
     )
     .expect("write");
-    let mut child = standin()
-        .args(["serve", sc.to_str().expect("utf-8"), "--control-port", "0", "--workers", "2"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let line = crate::support::ready_line(&mut child);
-    let ready: serde_json::Value = serde_json::from_str(&line).expect("ready line");
+    let served = crate::support::Served::spawn(
+        standin()
+            .args(["serve", sc.to_str().expect("utf-8"), "--control-port", "0", "--workers", "2"])
+            .stderr(Stdio::null()),
+    );
+    let ready = served.ready.clone();
     let url = ready["stands"][0]["url"].as_str().expect("url").to_owned();
 
     let requests: Vec<_> = (0..IN_FLIGHT)
@@ -112,7 +110,7 @@ async fn graceful_shutdown_under_load_loses_no_in_flight_response() {
     assert_eq!(arrived as usize, IN_FLIGHT, "every request is in flight");
     drop(c);
 
-    let exited = tokio::task::spawn_blocking(move || crate::support::terminate(child));
+    let exited = tokio::task::spawn_blocking(move || served.stop());
     for r in requests {
         let (status, body) = r.await.expect("request task");
         assert_eq!(status, 401);

@@ -2,13 +2,13 @@
 //! every answer, HttpOnly cookies.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use rstest::rstest;
 use standin::scenario::Scenario;
 
 use crate::contract;
-use crate::support::{TestStand, client};
+use crate::support::{Served, TestStand, client};
 
 fn standin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_standin"));
@@ -38,61 +38,27 @@ fn a_non_loopback_host_without_a_control_token_is_refused_before_anything_is_ser
     }
 }
 
-/// A `standin serve` child; killed if the test fails before it is stopped.
-struct Serving {
-    child: Option<Child>,
-    ready: serde_json::Value,
-}
-
-impl Serving {
-    fn start(extra: &[&str], envs: &[(&str, &str)]) -> Serving {
-        let mut cmd = standin();
-        cmd.args(["serve", "--control-port", "0", "--seed", "1"]).args(extra);
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        // The default scenario's stands on free ports.
-        // Read once at start-up: gone when the server is ready.
-        let scratch = crate::support::scratch("sec");
-        let sc = scratch.path().join("s.toml");
-        let text: String = ["junos-space", "oracle-sdm", "storware", "sensnet", "infinite-blue"]
-            .iter()
-            .map(|p| format!("[[stands]]\nprofile = \"{p}\"\nport = 0\n"))
-            .collect();
-        std::fs::write(&sc, text).expect("scenario");
-        let mut child = cmd.arg(&sc).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn standin");
-        let line = crate::support::ready_line(&mut child);
-        let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("ready line ({e}): {line}"));
-        Serving { child: Some(child), ready }
+/// `standin serve` with every profile's stand on a free port, seeded, its stderr kept.
+fn serving(extra: &[&str], envs: &[(&str, &str)]) -> Served {
+    let mut cmd = standin();
+    cmd.args(["serve", "--control-port", "0", "--seed", "1"]).args(extra);
+    for (k, v) in envs {
+        cmd.env(k, v);
     }
-
-    fn control(&self) -> String {
-        self.ready["control"].as_str().expect("control url").to_owned()
-    }
-
-    fn stand_urls(&self) -> Vec<String> {
-        let stands = self.ready["stands"].as_array().expect("stands");
-        stands.iter().map(|s| s["url"].as_str().expect("url").to_owned()).collect()
-    }
-
-    /// SIGTERM, then the exit status and everything written to stderr (bounded in time).
-    fn stop(mut self) -> (std::process::ExitStatus, String) {
-        crate::support::terminate(self.child.take().expect("running"))
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    // Read once at start-up: gone when the server is ready.
+    let scratch = crate::support::scratch("sec");
+    let sc = scratch.path().join("s.toml");
+    let text: String = ["junos-space", "oracle-sdm", "storware", "sensnet", "infinite-blue"]
+        .iter()
+        .map(|p| format!("[[stands]]\nprofile = \"{p}\"\nport = 0\n"))
+        .collect();
+    std::fs::write(&sc, text).expect("scenario");
+    Served::spawn(cmd.arg(&sc).stderr(Stdio::piped()))
 }
 
 #[actix_web::test]
 async fn with_a_control_token_every_control_request_needs_it_over_a_real_socket() {
-    let serving = Serving::start(&["--control-token", "tok-3f9a1c"], &[]);
+    let serving = serving(&["--control-token", "tok-3f9a1c"], &[]);
     let c = client();
     let mut urls: Vec<String> = serving.stand_urls().iter().map(|u| format!("{u}/__standin/sessions")).collect();
     urls.push(format!("{}/__standin/stands", serving.control()));
@@ -129,7 +95,7 @@ async fn with_a_control_token_every_control_request_needs_it_over_a_real_socket(
 
 #[actix_web::test]
 async fn the_control_token_can_come_from_the_environment() {
-    let serving = Serving::start(&[], &[("STANDIN_CONTROL_TOKEN", "env-tok-77")]);
+    let serving = serving(&[], &[("STANDIN_CONTROL_TOKEN", "env-tok-77")]);
     let url = format!("{}/__standin/stands", serving.control());
     let c = client();
     assert_eq!(c.get(&url).send().await.expect("send").status(), 401);
@@ -144,7 +110,7 @@ async fn the_control_token_can_come_from_the_environment() {
 /// sessions, accounts, scenario) and are never logged, even at trace level.
 #[actix_web::test]
 async fn passwords_never_leave_the_stand() {
-    let serving = Serving::start(&[], &[("RUST_LOG", "trace")]);
+    let serving = serving(&[], &[("RUST_LOG", "trace")]);
     let c = client();
     let urls = serving.stand_urls();
     let (junos, sdm, storware, sensnet, blue) = (&urls[0], &urls[1], &urls[2], &urls[3], &urls[4]);

@@ -200,19 +200,40 @@ pub struct Served {
 }
 
 impl Served {
-    /// Runs `standin serve` with `args` and waits for its ready line.
+    /// Runs `standin serve` with `args` (no control token from the environment, stderr
+    /// discarded) and waits for its ready line.
     pub fn start(args: &[&str]) -> Served {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_standin"))
-            .arg("serve")
-            .args(args)
-            .env_remove("STANDIN_CONTROL_TOKEN")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("standin starts");
-        let line = ready_line(&mut child);
-        let ready = serde_json::from_str(&line).unwrap_or_else(|e| panic!("the ready line is JSON ({e}): {line:?}"));
-        Served { child: Some(child), ready, line }
+        Served::spawn(
+            std::process::Command::new(env!("CARGO_BIN_EXE_standin"))
+                .arg("serve")
+                .args(args)
+                .env_remove("STANDIN_CONTROL_TOKEN")
+                .stderr(std::process::Stdio::null()),
+        )
+    }
+
+    /// Runs `command` (a `standin serve`, its stderr as the caller set it) with its stdout piped,
+    /// and waits for its ready line, at most [`READY_LIMIT`]: a child that neither prints it nor
+    /// exits by then is killed and the test fails.
+    pub fn spawn(command: &mut std::process::Command) -> Served {
+        use std::io::BufRead;
+        let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("standin starts");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(read.map(|_| line));
+        });
+        // Owned from here, so that a failure below kills it.
+        let mut served = Served { child: Some(child), ready: serde_json::Value::Null, line: String::new() };
+        served.line = match rx.recv_timeout(READY_LIMIT) {
+            Ok(read) => read.expect("stdout is readable"),
+            Err(_) => panic!("standin printed no ready line within {READY_LIMIT:?}"),
+        };
+        served.ready = serde_json::from_str(&served.line)
+            .unwrap_or_else(|e| panic!("the ready line is JSON ({e}): {:?}", served.line));
+        served
     }
 
     /// The process id.
@@ -220,9 +241,41 @@ impl Served {
         self.child.as_ref().map_or(0, std::process::Child::id)
     }
 
-    /// The child, for a test that stops it itself.
-    pub fn into_child(mut self) -> std::process::Child {
-        self.child.take().expect("running")
+    /// The control listener's URL.
+    pub fn control(&self) -> String {
+        self.ready["control"].as_str().expect("a control URL in the ready line").to_owned()
+    }
+
+    /// Every stand's URL, in the ready line's order.
+    pub fn stand_urls(&self) -> Vec<String> {
+        let stands = self.ready["stands"].as_array().expect("stands in the ready line");
+        stands.iter().map(|s| s["url"].as_str().expect("a stand URL").to_owned()).collect()
+    }
+
+    /// Sends SIGTERM and returns the exit status and everything the child wrote to stderr
+    /// (empty unless the command piped it). Bounded: a child still running [`EXIT_LIMIT`] later
+    /// is killed and the test fails, instead of hanging the suite.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().expect("running");
+        let pid = child.id().to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(sent.success(), "kill -TERM {pid}");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut e, &mut err);
+            }
+            let _ = tx.send((child.wait(), err));
+        });
+        match rx.recv_timeout(EXIT_LIMIT) {
+            Ok((status, err)) => (status.expect("wait for standin"), err),
+            Err(_) => {
+                // Not yet reaped, so the pid is still this child's.
+                let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+                panic!("standin (pid {pid}) did not exit within {EXIT_LIMIT:?} of SIGTERM");
+            }
+        }
     }
 }
 
@@ -235,57 +288,11 @@ impl Drop for Served {
     }
 }
 
-/// Longest a test waits for a `standin serve` child to exit after SIGTERM: its graceful shutdown
-/// waits at most 30 s for in-flight responses (stands stop together), 5 s for the control
-/// listener's idle connections.
-pub const EXIT_LIMIT: Duration = Duration::from_secs(60);
-
-/// Sends SIGTERM to a `standin serve` child and returns its exit status and everything it wrote
-/// to stderr (empty unless piped). Bounded: a child still running [`EXIT_LIMIT`] later is killed
-/// and the test fails, instead of hanging the suite.
-pub fn terminate(mut child: std::process::Child) -> (std::process::ExitStatus, String) {
-    let pid = child.id().to_string();
-    let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
-    assert!(sent.success(), "kill -TERM {pid}");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            let _ = std::io::Read::read_to_string(&mut e, &mut err);
-        }
-        let _ = tx.send((child.wait(), err));
-    });
-    match rx.recv_timeout(EXIT_LIMIT) {
-        Ok((status, err)) => (status.expect("wait for standin"), err),
-        Err(_) => {
-            // Not yet reaped, so the pid is still this child's.
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
-            panic!("standin (pid {pid}) did not exit within {EXIT_LIMIT:?} of SIGTERM");
-        }
-    }
-}
-
 /// Longest a test waits for a `standin serve` child's ready line (it prints it within a few
 /// milliseconds).
 pub const READY_LIMIT: Duration = Duration::from_secs(30);
 
-/// The first line a `standin serve` child writes to its (piped) stdout, which is taken. Bounded:
-/// a child that neither prints it nor exits within [`READY_LIMIT`] is killed and the test fails.
-pub fn ready_line(child: &mut std::process::Child) -> String {
-    use std::io::BufRead;
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let read = std::io::BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(read.map(|_| line));
-    });
-    match rx.recv_timeout(READY_LIMIT) {
-        Ok(read) => read.expect("stdout is readable"),
-        Err(_) => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("standin printed no ready line within {READY_LIMIT:?}");
-        }
-    }
-}
+/// Longest a test waits for a `standin serve` child to exit after SIGTERM: its graceful shutdown
+/// waits at most 30 s for in-flight responses (stands stop together), 5 s for the control
+/// listener's idle connections.
+pub const EXIT_LIMIT: Duration = Duration::from_secs(60);
