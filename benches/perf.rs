@@ -440,87 +440,82 @@ fn engine_logins(n: usize) -> Vec<f64> {
     took
 }
 
-/// Two servers, `a` (under test) and `b` (the reference), under the same load in back-to-back
-/// pairs, `PERF_RUNS` pairs, the first of a pair alternating (ABBA): a slow stretch of the
-/// machine then falls on both sides of a pair, and the ratio is the median of the pairs' ratios.
-/// The 1-connection runs interleave the same way, and each side's p99 is that of all its runs'
-/// requests together: a p99 of one short run is set by the few stalls of the host that happen to
-/// fall in it (wrk adds the requests a stall held back), so that the ratio of two runs' p99s
-/// swings by a factor of ten on this kind of machine.
-fn compare(a: SocketAddr, b: SocketAddr, reqs: &[Req]) -> Comparison {
-    let secs = secs();
-    let pair = |connections: u32, secs: u64, i: usize| {
-        if i.is_multiple_of(2) {
-            let x = wrk(a, reqs, connections, secs);
-            (x, wrk(b, reqs, connections, secs))
-        } else {
-            let y = wrk(b, reqs, connections, secs);
-            (wrk(a, reqs, connections, secs), y)
-        }
-    };
-    let mut c = Comparison::default();
-    for i in 0..runs() {
-        let (x, y) = pair(64, secs, i);
-        c.ratios.push(x.rps / y.rps.max(1.0));
-        c.a_rps.push(x.rps);
-        c.b_rps.push(y.rps);
-    }
-    for i in 0..runs() {
-        let (x, y) = pair(1, secs.min(3), i);
-        c.p99s.push(x.p99_ms / y.p99_ms.max(0.001));
-        c.a_one.push(x);
-        c.b_one.push(y);
-    }
-    c
+/// `PERF_RUNS` back-to-back pairs of runs of two servers, each under its own requests, the first
+/// of a pair alternating (ABBA: `a` first in even pairs): a slow stretch of the machine then
+/// falls on both sides of a pair, and a ratio is the median of the pairs' ratios.
+fn pairs(a: (SocketAddr, &[Req]), b: (SocketAddr, &[Req]), connections: u32, secs: u64) -> Vec<(Load, Load)> {
+    let run = |(addr, reqs): (SocketAddr, &[Req])| wrk(addr, reqs, connections, secs);
+    (0..runs())
+        .map(|i| {
+            if i.is_multiple_of(2) {
+                let x = run(a);
+                (x, run(b))
+            } else {
+                let y = run(b);
+                (run(a), y)
+            }
+        })
+        .collect()
 }
 
-/// What [`compare`] measured.
-#[derive(Default)]
+/// Two servers, `a` (under test) and `b` (the reference), under the same load: [`pairs`] at 64
+/// connections for throughput, then at 1 connection for latency, where each side's p99 is that
+/// of all its runs' requests together: a p99 of one short run is set by the few stalls of the
+/// host that happen to fall in it (wrk adds the requests a stall held back), so that the ratio
+/// of two runs' p99s swings by a factor of ten on this kind of machine.
+fn compare(a: SocketAddr, b: SocketAddr, reqs: &[Req]) -> Comparison {
+    let secs = secs();
+    Comparison {
+        throughput: pairs((a, reqs), (b, reqs), 64, secs),
+        latency: pairs((a, reqs), (b, reqs), 1, secs.min(3)),
+    }
+}
+
+/// What [`compare`] measured: the pairs of runs, `a`'s first.
 struct Comparison {
-    a_rps: Vec<f64>,
-    b_rps: Vec<f64>,
-    /// Each pair's `a / b` throughput.
-    ratios: Vec<f64>,
-    a_one: Vec<Load>,
-    b_one: Vec<Load>,
-    /// Each 1-connection pair's `a / b` p99 (reported, not used: see `compare`).
-    p99s: Vec<f64>,
+    throughput: Vec<(Load, Load)>,
+    latency: Vec<(Load, Load)>,
 }
 
 impl Comparison {
+    /// Each throughput pair's `a / b`.
+    fn ratios(&self) -> Vec<f64> {
+        self.throughput.iter().map(|(x, y)| x.rps / y.rps.max(1.0)).collect()
+    }
+
     /// The median of the pairs' throughput ratios, its interquartile range, and the ratio of
     /// the two sides' pooled 1-connection p99s.
     fn summary(&self) -> (f64, f64, f64, f64) {
-        let mut ratios = self.ratios.clone();
+        let mut ratios = self.ratios();
         let (q1, q3) = (pct(&mut ratios, 0.25), pct(&mut ratios, 0.75));
-        (pct(&mut ratios, 0.5), q1, q3, self.a_p99() / self.b_p99().max(0.001))
+        (pct(&mut ratios, 0.5), q1, q3, self.p99(0) / self.p99(1).max(0.001))
     }
 
-    fn a_rps(&self) -> f64 {
-        pct(&mut self.a_rps.clone(), 0.5)
+    /// Side 0's (`a`) or side 1's (`b`) median throughput.
+    fn rps(&self, side: usize) -> f64 {
+        let mut rates: Vec<f64> = self.throughput.iter().map(|p| [&p.0, &p.1][side].rps).collect();
+        pct(&mut rates, 0.5)
     }
 
-    fn b_rps(&self) -> f64 {
-        pct(&mut self.b_rps.clone(), 0.5)
+    /// Side 0's or side 1's runs at 1 connection.
+    fn one(&self, side: usize) -> Vec<Load> {
+        self.latency.iter().map(|p| [&p.0, &p.1][side].clone()).collect()
     }
 
-    fn a_p99(&self) -> f64 {
-        pooled_percentile(&self.a_one, 99.0)
-    }
-
-    fn b_p99(&self) -> f64 {
-        pooled_percentile(&self.b_one, 99.0)
+    /// Side 0's or side 1's p99 over all its 1-connection runs' requests.
+    fn p99(&self, side: usize) -> f64 {
+        pooled_percentile(&self.one(side), 99.0)
     }
 
     /// Every pair's ratios and each side's pooled latency shape, for stderr.
     fn detail(&self) -> String {
         let shape = |runs: &[Load]| [50.0, 90.0, 99.0, 99.9].map(|p| pooled_percentile(runs, p) * 1000.0);
+        let p99s: Vec<f64> = self.latency.iter().map(|(x, y)| x.p99_ms / y.p99_ms.max(0.001)).collect();
         format!(
-            "the pairs' throughput ratios {:.3?}, their p99 ratios {:.2?}; 1-connection p50/p90/p99/p99.9 in µs: first {:.0?}, second {:.0?}",
-            self.ratios,
-            self.p99s,
-            shape(&self.a_one),
-            shape(&self.b_one)
+            "the pairs' throughput ratios {:.3?}, their p99 ratios {p99s:.2?}; 1-connection p50/p90/p99/p99.9 in µs: first {:.0?}, second {:.0?}",
+            self.ratios(),
+            shape(&self.one(0)),
+            shape(&self.one(1))
         )
     }
 }
@@ -586,11 +581,11 @@ fn main() {
             line(format!(
                 "| {} | {name} | {:.0} | {:.0} | {ratio:.3} ({q1:.2}–{q3:.2}) | ≥{target:.2} {} | {:.3} ms | {:.3} ms | {p99:.2} {} |",
                 flow.profile,
-                c.a_rps(),
-                c.b_rps(),
+                c.rps(0),
+                c.rps(1),
                 verdict(ratio >= target),
-                c.a_p99(),
-                c.b_p99(),
+                c.p99(0),
+                c.p99(1),
                 verdict(p99 <= 1.5)
             ));
         }
@@ -662,19 +657,10 @@ fn main() {
     for target in [1_000usize, 100_000, 1_000_000] {
         fill(addr, target - have);
         have = target;
-        let (mut rates, mut ratios) = (Vec::new(), Vec::new());
-        for i in 0..runs() {
-            let one = |a: SocketAddr, r: &Req| wrk(a, std::slice::from_ref(r), 64, secs).rps;
-            let (b, s) = if i % 2 == 0 {
-                let b = one(addr, &auth);
-                (b, one(small_addr, &small_auth))
-            } else {
-                let s = one(small_addr, &small_auth);
-                (one(addr, &auth), s)
-            };
-            rates.push(b);
-            ratios.push(b / s.max(1.0));
-        }
+        let runs =
+            pairs((addr, std::slice::from_ref(&auth)), (small_addr, std::slice::from_ref(&small_auth)), 64, secs);
+        let mut rates: Vec<f64> = runs.iter().map(|(b, _)| b.rps).collect();
+        let mut ratios: Vec<f64> = runs.iter().map(|(b, s)| b.rps / s.rps.max(1.0)).collect();
         let (rps, ratio) = (pct(&mut rates, 0.5), pct(&mut ratios, 0.5));
         let rss = big.rss_kib();
         bytes_per_session = (rss.saturating_sub(base_rss) as f64 * 1024.0) / target as f64;
