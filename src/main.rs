@@ -188,12 +188,8 @@ async fn serve(files: Vec<PathBuf>, options: Options) -> Result<(), String> {
     shutdown.await;
     tracing::info!("shutting down");
     control_handle.stop(true).await;
-    // Every stand stops at once (`stop` sends its command when called): a shutdown waits for the
-    // slowest stand's in-flight responses, not for the sum of them.
-    let stopping: Vec<_> = registry.handles().iter().map(|h| h.stop(true)).collect();
-    for stopped in stopping {
-        stopped.await;
-    }
+    // After the control listener, so that no control request is still adding or deleting one.
+    registry.stop_all().await;
     Ok(())
 }
 

@@ -441,7 +441,7 @@ impl Stand {
         self.server.stop(false).await;
     }
 
-    /// A handle that stops the server (used by the CLI for graceful shutdown of every stand).
+    /// A handle that stops the server ([`Registry::stop_all`](crate::control::listener::Registry::stop_all)).
     pub(crate) fn server_handle(&self) -> actix_web::dev::ServerHandle {
         self.server.clone()
     }

@@ -44,9 +44,14 @@ impl Registry {
         self.stands.lock().iter().map(describe).collect()
     }
 
-    /// Server handles of every stand, for shutdown.
-    pub fn handles(&self) -> Vec<actix_web::dev::ServerHandle> {
-        self.stands.lock().iter().map(Stand::server_handle).collect()
+    /// Stops every stand gracefully, all at once (`ServerHandle::stop` sends its command when
+    /// called), and waits until each has: as long as the slowest stand's in-flight responses,
+    /// not the sum of them. The stands stay listed.
+    pub async fn stop_all(&self) {
+        let stopping: Vec<_> = self.stands.lock().iter().map(|s| s.server_handle().stop(true)).collect();
+        for stopped in stopping {
+            stopped.await;
+        }
     }
 
     /// Starts every stand of `scenario` on a fresh port; ids already taken get a suffix.
