@@ -185,7 +185,7 @@ impl std::fmt::Debug for Kept {
 /// A ring of the last `capacity` requests. Once full, a new request takes the oldest one's place
 /// (no entry is moved).
 ///
-/// A kept request is a compact [`Slot`] with no heap memory of its own: its text (path, query,
+/// A kept request is a compact `Slot` with no heap memory of its own: its text (path, query,
 /// user, token, an extension method) is copied into one byte buffer, and its rare fields go to a
 /// side queue. Replacing the oldest request then only writes its slot: the ring's slots are long
 /// out of the caches when their turn comes, and with strings and boxes in them, reading the old

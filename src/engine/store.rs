@@ -98,9 +98,9 @@ pub trait Store: Send {
 ///
 /// Nothing in it ever grows in one step proportional to the number of records: a hash table
 /// doubles by rehashing every entry under the stand's lock (263 ms at 900 k records in one
-/// table), so records are spread over [`SHARDS`] tables that each grow on their own, a few
-/// records per insert (a [`Shard`] keeps the table it outgrew until its records have moved), and
-/// the per-account index and the purge buckets are [`Bag`]s of fixed-size chunks.
+/// table), so records are spread over `SHARDS` tables that each grow on their own, a few
+/// records per insert (a `Shard` keeps the table it outgrew until its records have moved), and
+/// the per-account index and the purge buckets are `Bag`s of fixed-size chunks.
 ///
 /// The queue holds one entry per scheduled record; a renewal does not add one, the engine
 /// schedules a record again when its old instant comes up and it is still valid (lazy deletion).

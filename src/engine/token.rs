@@ -69,7 +69,7 @@ pub fn base64_std(rng: &mut dyn RngCore, n: usize) -> String {
 }
 
 /// `n` random bytes in standard, padded base64, then `tail`, in one allocation (a Junos Space
-/// login mints two of these). [`DRAW`] is a whole number of base64's 3-byte groups, so the text
+/// login mints two of these). `DRAW` is a whole number of base64's 3-byte groups, so the text
 /// is the whole input's.
 pub fn base64_std_then(rng: &mut dyn RngCore, n: usize, tail: &[&str]) -> String {
     let mut out = String::with_capacity(n.div_ceil(3) * 4 + tail.iter().map(|t| t.len()).sum::<usize>());
