@@ -13,12 +13,18 @@ a=$1 b=$2 profile=$3 request=$4 pairs=${5:-20} seconds=${6:-1}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 . scripts/requests.sh
+# Started here, not in a `$(...)` subshell: a server started in one is no job of this shell,
+# so the trap below would leave it running (and holding its memory) after the script.
 start() {
   taskset -c 0 "$1" serve benches/all-profiles.toml --workers 1 --control-port 0 >"$work/$2.ready" 2>/dev/null &
-  for _ in $(seq 300); do [ -s "$work/$2.ready" ] && break; sleep 0.05; done
-  python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$work/$2.ready" "$profile"
 }
-url_a=$(start "$a" a) url_b=$(start "$b" b)
+url() {
+  for _ in $(seq 300); do [ -s "$work/$1.ready" ] && break; sleep 0.05; done
+  python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$work/$1.ready" "$profile"
+}
+start "$a" a
+start "$b" b
+url_a=$(url a) url_b=$(url b)
 request_lua "$profile" "$request" "$url_a" > "$work/a.lua"
 request_lua "$profile" "$request" "$url_b" > "$work/b.lua"
 rps() { taskset -c 1 wrk -t1 -c64 -d"${seconds}s" -s "$work/$1.lua" "$2" | awk '/Requests\/sec/{print $2}'; }
