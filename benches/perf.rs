@@ -5,7 +5,9 @@
 //! physical-limit reference. Prints a markdown table. `PERF_SECS` sets the seconds per load run
 //! (default 1), `PERF_RUNS` the back-to-back pairs of runs (standin and the reference, the first
 //! of a pair alternating) per row (default 10): a throughput ratio is the median of the pairs'
-//! ratios, and a p99 is that of one side's 1-connection runs taken together,
+//! ratios, and a p99 is that of one side's 1-connection runs taken together; as many runs again
+//! load both servers at once on the same CPU ("side by side"), whose ratio is of requests per
+//! second of each server's own CPU time, a reading the machine's swings of speed do not move;
 //! `PERF_WORKERS` the worker threads of both servers (default 1), `PERF_PIN=0` leaves the servers
 //! and wrk unpinned (by default the servers run on CPU 0 and wrk on CPU 1), and `PERF_ONLY`
 //! (comma-separated profile ids, and `sessions` for the live-session and purge tables) runs just
@@ -137,11 +139,60 @@ fn control(addr: SocketAddr, method: &'static str, path: &str, body: &str) -> se
 }
 
 // ---------------------------------------------------------------------------------------------
+// A server under load, and its cost in CPU time.
+
+/// A server the load is aimed at: where it listens, and whose time on a CPU is its cost.
+#[derive(Clone, Debug)]
+struct Server {
+    addr: SocketAddr,
+    threads: Threads,
+}
+
+/// The threads that do a server's work.
+#[derive(Clone, Debug)]
+enum Threads {
+    /// Every thread of a child process (the `standin` binary; its idle stands cost nothing).
+    Process(u32),
+    /// These threads of this process (a reference: its system, accept and worker threads).
+    Own(Vec<u32>),
+}
+
+impl Server {
+    /// Nanoseconds its threads have spent on a CPU so far, from the scheduler's own count
+    /// (`/proc/.../schedstat`): time the server was preempted (by another task on its CPU, a
+    /// kernel thread of the host's) is not in it, unlike in a throughput.
+    fn cpu_ns(&self) -> u64 {
+        let on_cpu = |path: std::path::PathBuf| -> u64 {
+            std::fs::read_to_string(path)
+                .ok()
+                .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse().ok()))
+                .unwrap_or(0)
+        };
+        match &self.threads {
+            Threads::Process(pid) => std::fs::read_dir(format!("/proc/{pid}/task"))
+                .map(|tasks| tasks.flatten().map(|t| on_cpu(t.path().join("schedstat"))).sum())
+                .unwrap_or(0),
+            Threads::Own(tids) => {
+                tids.iter().map(|tid| on_cpu(format!("/proc/self/task/{tid}/schedstat").into())).sum()
+            }
+        }
+    }
+}
+
+/// The ids of this process's threads now.
+fn own_threads() -> Vec<u32> {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| tasks.flatten().filter_map(|t| t.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+// ---------------------------------------------------------------------------------------------
 // The bare reference: fixed bytes per (method, path), no logic.
 
 type Canned = Arc<HashMap<(String, String), Answer>>;
 
-fn start_bare(canned: Canned) -> (SocketAddr, actix_web::dev::ServerHandle) {
+fn start_bare(canned: Canned) -> (Server, actix_web::dev::ServerHandle) {
+    let before = own_threads();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -176,7 +227,18 @@ fn start_bare(canned: Canned) -> (SocketAddr, actix_web::dev::ServerHandle) {
             server.await.unwrap();
         });
     });
-    (addr, rx.recv().unwrap())
+    let handle = rx.recv().unwrap();
+    // Its system thread, then (once the server is first polled) its accept and worker threads.
+    let started = Instant::now();
+    let threads = loop {
+        let new: Vec<u32> = own_threads().into_iter().filter(|t| !before.contains(t)).collect();
+        if new.len() >= 2 + workers() {
+            break new;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "the reference's threads did not start");
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    (Server { addr, threads: Threads::Own(threads) }, handle)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,6 +253,8 @@ struct Load {
     non2xx: u64,
     /// Requests completed.
     requests: u64,
+    /// The server's time on a CPU during the run, in nanoseconds (see [`Server::cpu_ns`]).
+    cpu_ns: u64,
     /// The run's latency quantiles from p50 up, as wrk computes them (its correction for
     /// requests a stall held back included): (percentile, ms), ascending.
     tail: Vec<(f64, f64)>,
@@ -230,6 +294,14 @@ fn lua_for(reqs: &[Req]) -> String {
     // The tail of the latency distribution, for pooling runs (see `pooled_percentile`).
     s += "done = function(summary, latency, requests)\n  io.write(string.format(\"COMPLETED %d\\n\", summary.requests))\n  for i = 0, 239 do\n    local p = i < 40 and 50 + i or 90 + (i - 40) * 0.05\n    io.write(string.format(\"TAIL %.2f %d\\n\", p, latency:percentile(p)))\n  end\nend\n";
     s
+}
+
+/// [`wrk`] against `server`, with the server's CPU time over the run.
+fn load(server: &Server, reqs: &[Req], connections: u32, secs: u64) -> Load {
+    let before = server.cpu_ns();
+    let mut load = wrk(server.addr, reqs, connections, secs);
+    load.cpu_ns = server.cpu_ns().saturating_sub(before);
+    load
 }
 
 fn wrk(addr: SocketAddr, reqs: &[Req], connections: u32, secs: u64) -> Load {
@@ -350,6 +422,11 @@ impl Standin {
     fn rss_kib(&self) -> u64 {
         standin::testing::rss_kib(self.child.id())
     }
+
+    /// The stand `id` as a server under load.
+    fn server(&self, id: &str) -> Server {
+        Server { addr: self.stands[id], threads: Threads::Process(self.child.id()) }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -443,8 +520,8 @@ fn engine_logins(n: usize) -> Vec<f64> {
 /// `PERF_RUNS` back-to-back pairs of runs of two servers, each under its own requests, the first
 /// of a pair alternating (ABBA: `a` first in even pairs): a slow stretch of the machine then
 /// falls on both sides of a pair, and a ratio is the median of the pairs' ratios.
-fn pairs(a: (SocketAddr, &[Req]), b: (SocketAddr, &[Req]), connections: u32, secs: u64) -> Vec<(Load, Load)> {
-    let run = |(addr, reqs): (SocketAddr, &[Req])| wrk(addr, reqs, connections, secs);
+fn pairs(a: (&Server, &[Req]), b: (&Server, &[Req]), connections: u32, secs: u64) -> Vec<(Load, Load)> {
+    let run = |(server, reqs): (&Server, &[Req])| load(server, reqs, connections, secs);
     (0..runs())
         .map(|i| {
             if i.is_multiple_of(2) {
@@ -463,17 +540,33 @@ fn pairs(a: (SocketAddr, &[Req]), b: (SocketAddr, &[Req]), connections: u32, sec
 /// of all its runs' requests together: a p99 of one short run is set by the few stalls of the
 /// host that happen to fall in it (wrk adds the requests a stall held back), so that the ratio
 /// of two runs' p99s swings by a factor of ten on this kind of machine.
-fn compare(a: SocketAddr, b: SocketAddr, reqs: &[Req]) -> Comparison {
+fn compare(a: &Server, b: &Server, reqs: &[Req]) -> Comparison {
     let secs = secs();
     Comparison {
         throughput: pairs((a, reqs), (b, reqs), 64, secs),
+        side_by_side: (0..runs()).map(|_| side_by_side(a, b, reqs, secs)).collect(),
         latency: pairs((a, reqs), (b, reqs), 1, secs.min(3)),
     }
+}
+
+/// Both servers under load at once, on the same CPU, 32 connections each (two wrk processes on
+/// the other CPU): the scheduler shares the CPU between them, and each one's requests per
+/// second of its own CPU time are compared. Whatever the machine does during the run (this VM's
+/// speed swings by a tenth or more from one second to the next) it does to both servers at
+/// once, so that the ratio of the same two servers reads 1 within a few thousandths where back-
+/// to-back runs spread over tenths.
+fn side_by_side(a: &Server, b: &Server, reqs: &[Req], secs: u64) -> (Load, Load) {
+    std::thread::scope(|scope| {
+        let (x, y) = (scope.spawn(|| load(a, reqs, 32, secs)), scope.spawn(|| load(b, reqs, 32, secs)));
+        (x.join().unwrap(), y.join().unwrap())
+    })
 }
 
 /// What [`compare`] measured: the pairs of runs, `a`'s first.
 struct Comparison {
     throughput: Vec<(Load, Load)>,
+    /// Runs of both servers at once (see [`side_by_side`]).
+    side_by_side: Vec<(Load, Load)>,
     latency: Vec<(Load, Load)>,
 }
 
@@ -481,6 +574,20 @@ impl Comparison {
     /// Each throughput pair's `a / b`.
     fn ratios(&self) -> Vec<f64> {
         self.throughput.iter().map(|(x, y)| x.rps / y.rps.max(1.0)).collect()
+    }
+
+    /// Each throughput pair's server CPU time per request, `b`'s over `a`'s: the throughput
+    /// ratio as it would read if neither server ever waited for its CPU (it reads the same: a
+    /// server under 64 connections is never off its CPU for long).
+    fn cpu_ratios(&self) -> Vec<f64> {
+        cpu_ratios(&self.throughput)
+    }
+
+    /// The median of the side-by-side runs' ratios (`a`'s requests per CPU-second over `b`'s)
+    /// and its interquartile range.
+    fn side_by_side_summary(&self) -> (f64, f64, f64) {
+        let mut ratios = cpu_ratios(&self.side_by_side);
+        (pct(&mut ratios, 0.5), pct(&mut ratios, 0.25), pct(&mut ratios, 0.75))
     }
 
     /// The median of the pairs' throughput ratios, its interquartile range, and the ratio of
@@ -512,12 +619,20 @@ impl Comparison {
         let shape = |runs: &[Load]| [50.0, 90.0, 99.0, 99.9].map(|p| pooled_percentile(runs, p) * 1000.0);
         let p99s: Vec<f64> = self.latency.iter().map(|(x, y)| x.p99_ms / y.p99_ms.max(0.001)).collect();
         format!(
-            "the pairs' throughput ratios {:.3?}, their p99 ratios {p99s:.2?}; 1-connection p50/p90/p99/p99.9 in µs: first {:.0?}, second {:.0?}",
+            "the pairs' throughput ratios {:.3?}, their CPU-time ratios {:.3?}, the side-by-side ratios {:.3?}, their p99 ratios {p99s:.2?}; 1-connection p50/p90/p99/p99.9 in µs: first {:.0?}, second {:.0?}",
             self.ratios(),
+            self.cpu_ratios(),
+            cpu_ratios(&self.side_by_side),
             shape(&self.one(0)),
             shape(&self.one(1))
         )
     }
+}
+
+/// Each pair's requests per second of server CPU time, the first's over the second's.
+fn cpu_ratios(runs: &[(Load, Load)]) -> Vec<f64> {
+    let per_request = |l: &Load| l.cpu_ns as f64 / l.requests.max(1) as f64;
+    runs.iter().map(|(x, y)| per_request(y) / per_request(x).max(1.0)).collect()
 }
 
 fn pct(values: &mut [f64], p: f64) -> f64 {
@@ -549,8 +664,8 @@ fn main() {
 
     // 1. Throughput and latency per profile, against the bare reference.
     let (standin, _) = Standin::start(ALL_PROFILES);
-    line("| profile | request | standin req/s | bare req/s | ratio (IQR) | target | p99 standin (1 conn) | p99 bare | p99 ratio (≤1.5) |".into());
-    line("|---|---|---|---|---|---|---|---|---|".into());
+    line("| profile | request | standin req/s | bare req/s | ratio (IQR) | target | side by side (IQR) | target | p99 standin (1 conn) | p99 bare | p99 ratio (≤1.5) |".into());
+    line("|---|---|---|---|---|---|---|---|---|---|---|".into());
     let mut calibrate = None;
     for flow in flows() {
         if only().is_some_and(|o| !o.iter().any(|p| p == flow.profile)) {
@@ -566,6 +681,7 @@ fn main() {
         canned.insert((flow.login.method.to_string(), flow.login.path.clone()), login_answer.clone());
         canned.insert((auth.method.to_string(), auth.path.clone()), auth_answer.clone());
         let (bare, bare_handle) = start_bare(Arc::new(canned));
+        let stand = standin.server(flow.profile);
         let mixed: Vec<Req> = std::iter::once(flow.login.clone()).chain(std::iter::repeat_n(auth.clone(), 9)).collect();
         // The mixed flow's target follows from the two others: one login at 0.75 and nine uses
         // at 0.9 of the reference's rate take 10 / (1/0.75 + 9/0.9) = 0.88 of its time.
@@ -575,15 +691,17 @@ fn main() {
             (flow.note, vec![auth.clone()], 0.9),
             ("mixed 1 login : 9 uses", mixed, mixed_target),
         ] {
-            let c = compare(addr, bare, &reqs);
+            let c = compare(&stand, &bare, &reqs);
             eprintln!("{} {name}: {}", flow.profile, c.detail());
             let (ratio, q1, q3, p99) = c.summary();
+            let (side, side_q1, side_q3) = c.side_by_side_summary();
             line(format!(
-                "| {} | {name} | {:.0} | {:.0} | {ratio:.3} ({q1:.2}–{q3:.2}) | ≥{target:.2} {} | {:.3} ms | {:.3} ms | {p99:.2} {} |",
+                "| {} | {name} | {:.0} | {:.0} | {ratio:.3} ({q1:.2}–{q3:.2}) | ≥{target:.2} {} | {side:.3} ({side_q1:.3}–{side_q3:.3}) | {} | {:.3} ms | {:.3} ms | {p99:.2} {} |",
                 flow.profile,
                 c.rps(0),
                 c.rps(1),
                 verdict(ratio >= target),
+                verdict(side >= target),
                 c.p99(0),
                 c.p99(1),
                 verdict(p99 <= 1.5)
@@ -601,13 +719,16 @@ fn main() {
         let canned: Canned = Arc::new(HashMap::from([((login.method.to_string(), login.path.clone()), answer)]));
         let (one, one_handle) = start_bare(canned.clone());
         let (two, two_handle) = start_bare(canned);
-        let c = compare(one, two, std::slice::from_ref(&login));
+        let c = compare(&one, &two, std::slice::from_ref(&login));
         eprintln!("reference against itself ({profile} login): {}", c.detail());
         let (ratio, q1, q3, p99) = c.summary();
+        let (side, side_q1, side_q3) = c.side_by_side_summary();
         line(String::new());
-        line("| calibration: the reference against itself | ratio (IQR) | p99 ratio |".into());
-        line("|---|---|---|".into());
-        line(format!("| {profile} login, 64 connections / 1 connection | {ratio:.3} ({q1:.2}–{q3:.2}) | {p99:.2} |"));
+        line("| calibration: the reference against itself | ratio (IQR) | side by side (IQR) | p99 ratio |".into());
+        line("|---|---|---|---|".into());
+        line(format!(
+            "| {profile} login, 64 connections / 1 connection | {ratio:.3} ({q1:.2}–{q3:.2}) | {side:.3} ({side_q1:.3}–{side_q3:.3}) | {p99:.2} |"
+        ));
         drop(one_handle.stop(false));
         drop(two_handle.stop(false));
     }
@@ -643,7 +764,8 @@ fn main() {
         );
         Req::new("GET", "/api/space/user-management/login-status").header("Cookie", &login.cookies())
     };
-    let (small_addr, addr) = (small.stands["junos-space"], big.stands["junos-space"]);
+    let (small_stand, big_stand) = (small.server("junos-space"), big.server("junos-space"));
+    let (small_addr, addr) = (small_stand.addr, big_stand.addr);
     let (small_auth, auth) = (session_of(small_addr), session_of(addr));
     let fill = |addr: SocketAddr, count: usize| {
         control(addr, "POST", "/__standin/sessions", &format!(r#"{{"user":"operator","count":{count}}}"#));
@@ -657,8 +779,12 @@ fn main() {
     for target in [1_000usize, 100_000, 1_000_000] {
         fill(addr, target - have);
         have = target;
-        let runs =
-            pairs((addr, std::slice::from_ref(&auth)), (small_addr, std::slice::from_ref(&small_auth)), 64, secs);
+        let runs = pairs(
+            (&big_stand, std::slice::from_ref(&auth)),
+            (&small_stand, std::slice::from_ref(&small_auth)),
+            64,
+            secs,
+        );
         let mut rates: Vec<f64> = runs.iter().map(|(b, _)| b.rps).collect();
         let mut ratios: Vec<f64> = runs.iter().map(|(b, s)| b.rps / s.rps.max(1.0)).collect();
         let (rps, ratio) = (pct(&mut rates, 0.5), pct(&mut ratios, 0.5));
