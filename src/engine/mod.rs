@@ -339,6 +339,7 @@ impl Engine {
         activity.failures_in_a_row = 0;
         // A token is minted again in the (unlikely) case that it is taken; one lookup otherwise.
         let minted = mint(&mut state.rng);
+        state.store.prefetch(&minted.token);
         let mut token: Arc<str> = Arc::from(minted.token);
         let mut session = Session::new(account, state.serial, now, idle, minted.note.map(String::into_boxed_str));
         let view = loop {

@@ -63,6 +63,9 @@ pub trait Store: Send {
     fn insert(&mut self, token: Arc<str>, session: Session);
     /// Stores a record if no record has its token (one lookup); else hands the record back.
     fn insert_new(&mut self, token: Arc<str>, session: Session) -> Result<(), (Arc<str>, Session)>;
+    /// A hint that `token` is about to be inserted: the store may start loading the memory the
+    /// insert will touch. Changes nothing.
+    fn prefetch(&self, _token: &str) {}
     /// Records a use of `token` at `last_used`; `false` if there is no such record.
     fn touch(&mut self, token: &str, last_used: Timestamp) -> bool;
     /// Removes and returns the record for `token`.
@@ -234,6 +237,9 @@ struct Shard<const MOVE: usize = MOVE_PER_INSERT> {
     table: HashTable<Stored, TableMemory>,
     /// The outgrown table while its records move over, with the bucket index the move is at.
     outgrown: Option<(HashTable<Stored, TableMemory>, usize)>,
+    /// Where `table` keeps its control bytes, and its bucket mask, as learnt from the last
+    /// insert (zero before one): for [`Shard::prefetch`] alone, never dereferenced.
+    spot: (usize, usize),
 }
 
 impl<const MOVE: usize> Shard<MOVE> {
@@ -281,11 +287,15 @@ impl<const MOVE: usize> Shard<MOVE> {
         if self.outgrown.as_ref().is_some_and(|(old, _)| old.find(hash, eq).is_some()) {
             return Err((token, session));
         }
+        let mask = self.table.num_buckets() - 1;
         match self.table.entry(hash, eq, |r| r.hash) {
             hashbrown::hash_table::Entry::Occupied(_) => Err((token, session)),
             hashbrown::hash_table::Entry::Vacant(v) => {
                 session.slot = slot(&token);
-                v.insert(Stored { token, session, hash });
+                let entry = v.insert(Stored { token, session, hash });
+                // hashbrown keeps bucket `i` just below its control bytes, `i + 1` records down.
+                let at = std::ptr::from_ref(entry.get()) as usize;
+                self.spot = (at + (entry.bucket_index() + 1) * size_of::<Stored>(), mask);
                 self.move_over(MOVE);
                 Ok(())
             }
@@ -300,14 +310,42 @@ impl<const MOVE: usize> Shard<MOVE> {
         self.move_over(usize::MAX);
         let capacity = (self.table.len() * 2).max(4);
         let full = std::mem::replace(&mut self.table, HashTable::with_capacity_in(capacity, TableMemory));
+        self.spot = (0, 0);
         if !full.is_empty() {
             self.outgrown = Some((full, 0));
         }
     }
 
+    /// Asks the CPU to start loading the memory an insert of `hash` will touch first (the
+    /// control bytes its probe starts at, and the bucket there), so that the loads overlap the
+    /// work before the insert. Only a hint: the addresses follow hashbrown's layout, and a wrong
+    /// one costs a useless load, never a fault (a prefetch does not fault).
+    fn prefetch(&self, hash: u64) {
+        let (ctrl, mask) = self.spot;
+        if ctrl == 0 {
+            return;
+        }
+        let pos = hash as usize & mask;
+        // The bucket at the probe's start and the one below it (the next slot up the probe,
+        // where an insert lands if the first is taken), first and last byte of each.
+        let size = size_of::<Stored>();
+        let bucket = ctrl.wrapping_sub((pos + 1) * size);
+        let next = bucket.wrapping_sub(size);
+        for address in [ctrl.wrapping_add(pos), bucket, bucket + size - 1, next, next + size - 1] {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the
+            // address.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = address;
+        }
+    }
+
     /// Moves up to `n` records from the outgrown table into the current one.
     fn move_over(&mut self, n: usize) {
-        let Shard { table, outgrown } = self;
+        let Shard { table, outgrown, .. } = self;
         let Some((old, next)) = outgrown else { return };
         let mut moved = 0;
         while moved < n && *next < old.num_buckets() {
@@ -357,6 +395,14 @@ impl Records {
         self.shards[shard].insert_new(hash, token, session, slot)?;
         self.len += 1;
         Ok(())
+    }
+
+    /// See [`Shard::prefetch`].
+    fn prefetch(&self, token: &str) {
+        let (hash, shard) = self.locate(token);
+        if let Some(shard) = self.shards.get(shard) {
+            shard.prefetch(hash);
+        }
     }
 
     /// The tables, allocated on the first insert so that an idle stand costs nothing.
@@ -444,6 +490,10 @@ impl Store for MemoryStore {
         self.delete(&token);
         // Cannot be refused: the token was just removed.
         let _ = self.insert_new(token, session);
+    }
+
+    fn prefetch(&self, token: &str) {
+        self.records.prefetch(token);
     }
 
     fn insert_new(&mut self, token: Arc<str>, session: Session) -> Result<(), (Arc<str>, Session)> {
@@ -693,6 +743,32 @@ mod tests {
         }
         assert!(grown >= 10, "the table grew {grown} times");
         assert_eq!(shard.iter().count(), 5_000);
+    }
+
+    /// The prefetch's addresses follow hashbrown's layout (bucket `i` is `i + 1` records below the
+    /// control bytes, the probe starts at `hash & mask`); if an upgrade of hashbrown changes it,
+    /// this fails rather than the prefetch quietly loading the wrong lines.
+    #[test]
+    fn the_prefetch_spot_is_where_hashbrown_keeps_the_buckets() {
+        let hasher = Hasher::default();
+        let mut shard = Shard::<4>::default();
+        for i in 0..5_000u64 {
+            let token = format!("t{i}");
+            let hash = hasher.hash_one(token.as_str());
+            assert!(shard.insert_new(hash, Arc::from(token.as_str()), session(0, i), |_| 0).is_ok());
+            let (ctrl, mask) = shard.spot;
+            assert_eq!(mask, shard.table.num_buckets() - 1);
+            for (probe, stored) in [(hash, token.as_str()), (hasher.hash_one("t0"), "t0")] {
+                let Some(at) = shard.table.find_bucket_index(probe, |r| *r.token == *stored) else { continue };
+                let record = std::ptr::from_ref(shard.table.get_bucket(at).unwrap()) as usize;
+                assert_eq!(ctrl - (at + 1) * size_of::<Stored>(), record, "bucket {at} of {}", mask + 1);
+            }
+        }
+        // With at most one record per table, the one record sits where its probe starts.
+        let mut one = Shard::<4>::default();
+        let hash = hasher.hash_one("only");
+        assert!(one.insert_new(hash, Arc::from("only"), session(0, 0), |_| 0).is_ok());
+        assert_eq!(one.table.find_bucket_index(hash, |_| true), Some(hash as usize & one.spot.1));
     }
 
     #[test]
