@@ -655,7 +655,7 @@ fn main() {
         report.push('\n');
     };
     line(format!(
-        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, {} back-to-back pairs of runs per row (standin and the reference, alternating which goes first): medians of each side's throughput, the median of the pairs' ratios (their interquartile range in brackets), and each side's p99 over its 1-connection runs taken together, {}",
+        "Standin performance report: {} workers per server, wrk -t1, {secs}s per run, {} back-to-back pairs of runs per row (standin and the reference, alternating which goes first): medians of each side's throughput, the median of the pairs' ratios (their interquartile range in brackets), and each side's p99 over its 1-connection runs taken together; side by side: as many runs with both servers loaded at once on the same CPU (32 connections each), the median of their ratios of requests per second of each server's own CPU time; {}",
         workers(),
         runs(),
         if pinned() { "servers on CPU 0 and wrk on CPU 1" } else { "not pinned to CPUs" }
