@@ -2,7 +2,7 @@
 # Is B faster than A? Two standin binaries under the same load, in alternating pairs (not CI).
 #   scripts/ab.sh BINARY_A BINARY_B PROFILE REQUEST [PAIRS=10] [SECONDS=2]
 #     PROFILE, REQUEST: as scripts/profile.sh (junos-space | oracle-sdm | storware | sensnet |
-#     infinite-blue; login | use)
+#     infinite-blue; login | use | mixed)
 # Both serve the benchmark's stands, one worker each on CPU 0, wrk on CPU 1. Each pair loads both
 # at once, 32 connections each (two wrk processes), and compares their requests per second of
 # their own CPU time (/proc/PID/task/*/schedstat), as the benchmark's side-by-side column does:

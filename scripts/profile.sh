@@ -3,7 +3,8 @@
 # on a busy machine, then the functions that cost the most (inclusive).
 #   scripts/profile.sh PROFILE REQUEST [SECONDS=8]
 #     PROFILE: junos-space | oracle-sdm | storware | sensnet | infinite-blue | bare
-#     REQUEST: login | use   (use: the benchmark's authenticated request; bare answers anything)
+#     REQUEST: login | use | mixed   (use: the benchmark's authenticated request; mixed: one login
+#     then nine uses; bare answers anything)
 # Needs valgrind and wrk (apt-get install -y valgrind wrk). CALLGRIND_OUT=file keeps the raw profile
 # (for callgrind_annotate --tree=calling). CPUTIME=1 measures real CPU time instead: the server
 # alone on CPU 0, wrk (64 connections) on CPU 1, and the server's user and kernel time per request

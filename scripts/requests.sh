@@ -1,9 +1,18 @@
 # The benchmark's requests as wrk Lua scripts, shared by profile.sh and ab.sh.
-#   request_lua PROFILE REQUEST BASE_URL   (prints the script; logs in first for `use`)
+#   request_lua PROFILE REQUEST BASE_URL   (prints the script; logs in first for `use` and `mixed`)
+#   REQUEST: login | use | mixed (one login, then nine uses, as the benchmark's mixed flow)
 lua() { printf 'wrk.method = "%s"\nwrk.path = "%s"\nwrk.body = %s\n' "$1" "$2" "$3"; shift 3; for h in "$@"; do printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "${h#*: }"; done; }
 cookies() { grep -i '^set-cookie:' | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r' | paste -sd';' | sed 's/;/; /g'; }
 request_lua() {
   local profile=$1 request=$2 base=$3 c t
+  if [ "$request" = mixed ]; then
+    # The benchmark's mixed flow: one login, then nine uses of a session from an earlier login.
+    request_lua "$profile" login "$base"
+    printf 'local login = wrk.format()\nwrk.headers = {}\nwrk.body = nil\n'
+    request_lua "$profile" use "$base"
+    printf 'local use = wrk.format()\nlocal i = 0\nrequest = function()\n  i = i %% 10 + 1\n  if i == 1 then return login end\n  return use\nend\n'
+    return
+  fi
   case "$profile/$request" in
     junos-space/login) lua POST /api/space/user-management/login '""' 'Authorization: Basic c3VwZXI6anVuaXBlcjEyMw==' ;;
     junos-space/use) c=$(curl -si -XPOST -H 'Authorization: Basic c3VwZXI6anVuaXBlcjEyMw==' "$base/api/space/user-management/login" | cookies)
