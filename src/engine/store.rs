@@ -334,7 +334,9 @@ impl<const MOVE: usize> Shard<MOVE> {
         let size = size_of::<Stored>();
         let bucket = ctrl.wrapping_sub((pos + 1) * size);
         let next = bucket.wrapping_sub(size);
-        for address in [ctrl.wrapping_add(pos), bucket, bucket + size - 1, next, next + size - 1] {
+        for address in
+            [ctrl.wrapping_add(pos), bucket, bucket.wrapping_add(size - 1), next, next.wrapping_add(size - 1)]
+        {
             #[cfg(target_arch = "x86_64")]
             // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the
             // address.
@@ -666,6 +668,8 @@ mod tests {
             let hash = hasher.hash_one(token.as_str());
             match op {
                 ShardOp::Insert(_) => {
+                    // As the engine does before every insert: a hint that must change nothing.
+                    shard.prefetch(hash);
                     let inserted = shard.insert_new(hash, Arc::from(token.as_str()), session(0, i as u64), |_| 0);
                     prop_assert_eq!(inserted.is_ok(), !model.contains_key(&k), "insert {}", token);
                     model.entry(k).or_insert((i as u64, 0));
