@@ -53,14 +53,14 @@ fn a_bad_scenario_is_one_line_naming_file_line_and_field_and_exit_2() {
         "bad.toml",
         "[[stands]]\nprofile = \"junos-space\"\n\n[stands.policy]\nidle_timeout = \"forever\"\n",
     );
-    let out = standin().args(["serve", sc.to_str().unwrap()]).output().unwrap();
+    let out = crate::support::output(standin().args(["serve", sc.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("bad.toml:5:16: stands[0].policy.idle_timeout"), "{err}");
     assert!(out.stdout.is_empty());
 
-    let out = standin().args(["check", sc.to_str().unwrap()]).output().unwrap();
+    let out = crate::support::output(standin().args(["check", sc.to_str().unwrap()]));
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -70,7 +70,7 @@ fn a_port_in_use_is_one_line_and_exit_2() {
     let port = taken.local_addr().unwrap().port();
     let dir = tempdir();
     let sc = write_scenario(dir.path(), "s.toml", &format!("[[stands]]\nprofile = \"junos-space\"\nport = {port}\n"));
-    let out = standin().args(["serve", sc.to_str().unwrap(), "--control-port", "0"]).output().unwrap();
+    let out = crate::support::output(standin().args(["serve", sc.to_str().unwrap(), "--control-port", "0"]));
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(&format!("127.0.0.1:{port}")) && err.lines().count() == 1, "{err}");
@@ -78,14 +78,14 @@ fn a_port_in_use_is_one_line_and_exit_2() {
 
 #[test]
 fn profiles_lists_every_profile_and_check_accepts_the_shipped_scenarios() {
-    let out = standin().arg("profiles").output().unwrap();
+    let out = crate::support::output(standin().arg("profiles"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("junos-space"));
     let scenarios: Vec<_> = std::fs::read_dir("scenarios")
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "toml" || e == "json"))
         .collect();
-    let out = standin().arg("check").args(&scenarios).output().unwrap();
+    let out = crate::support::output(standin().arg("check").args(&scenarios));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }
 

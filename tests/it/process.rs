@@ -16,7 +16,7 @@ fn tempdir() -> tempfile::TempDir {
 
 /// Runs `standin serve ARGS` and checks it fails with one line on stderr containing `needle`.
 fn fails_with_one_line(args: &[&str], needle: &str) {
-    let out = standin().arg("serve").args(args).output().expect("run");
+    let out = crate::support::output(standin().arg("serve").args(args));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert_eq!(err.lines().count(), 1, "{args:?}: {err}");

@@ -29,7 +29,7 @@ fn a_non_loopback_host_without_a_control_token_is_refused_before_anything_is_ser
         if let Some(v) = env {
             cmd.env("STANDIN_CONTROL_TOKEN", v);
         }
-        let out = cmd.output().expect("run standin");
+        let out = crate::support::output(&mut cmd);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");

@@ -288,6 +288,79 @@ impl Drop for Served {
     }
 }
 
+/// `cmd` run to its end, its output collected as `Command::output` does, but bounded: a child
+/// still running [`RUN_LIMIT`] later is killed and the test fails naming it. A `standin serve`
+/// expected to refuse its arguments at once would otherwise, if it started serving instead, hang
+/// the suite rather than fail it.
+pub fn output(cmd: &mut std::process::Command) -> std::process::Output {
+    output_within(cmd, RUN_LIMIT)
+}
+
+fn output_within(cmd: &mut std::process::Command, limit: Duration) -> std::process::Output {
+    use std::process::Stdio;
+    let what = format!("{cmd:?}");
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} did not start: {e}"));
+    let pid = child.id().to_string();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
+        Err(_) => {
+            // Not yet reaped, so the pid is still this child's.
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+            panic!("{what} (pid {pid}) was still running after {limit:?}");
+        }
+    }
+}
+
+/// The bounded run itself (`actix_web::test` is not the `#[test]` here).
+mod bounded_runs {
+    use super::{output, output_within};
+    use std::time::Duration;
+
+    #[test]
+    fn a_child_that_runs_too_long_is_killed_and_fails_the_test() {
+        let mut sleeper = std::process::Command::new("sleep");
+        sleeper.arg("600");
+        let started = std::time::Instant::now();
+        let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            output_within(&mut sleeper, Duration::from_millis(100))
+        }));
+        let message = failed.expect_err("a run past its limit fails");
+        let message = message.downcast_ref::<String>().expect("a message");
+        assert!(message.contains("\"sleep\" \"600\"") && message.contains("still running after 100ms"), "{message}");
+        assert!(started.elapsed() < Duration::from_secs(30), "the wait was bounded");
+        // The child was killed: no `sleep 600` of ours is left.
+        let pid = message.split("(pid ").nth(1).and_then(|r| r.split(')').next()).expect("the pid in the message");
+        for _ in 0..100 {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("pid {pid} still alive");
+    }
+
+    #[test]
+    fn a_child_that_ends_gives_its_output() {
+        let out = output(std::process::Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]));
+        assert_eq!((out.status.code(), &out.stdout[..], &out.stderr[..]), (Some(3), &b"out\n"[..], &b"err\n"[..]));
+    }
+}
+
+/// Longest a test waits for a child it runs to its end (`standin check`, a refused `standin
+/// serve`, the Python client): each takes well under a second, the Python client a few.
+pub const RUN_LIMIT: Duration = Duration::from_secs(120);
+
 /// Longest a test waits for a `standin serve` child's ready line (it prints it within a few
 /// milliseconds).
 pub const READY_LIMIT: Duration = Duration::from_secs(30);
