@@ -319,41 +319,23 @@ impl<const MOVE: usize> Shard<MOVE> {
         }
     }
 
-    /// Asks the CPU to start loading the memory an insert of `hash` will touch first (the
-    /// control bytes its probe starts at, and the bucket there), so that the loads overlap the
-    /// work before the insert. Only a hint: the addresses follow hashbrown's layout, and a wrong
-    /// one costs a useless load, never a fault (a prefetch does not fault).
+    /// [`prefetch_probe`] into this shard's table: an insert of `hash` is coming, and its loads
+    /// can overlap the work before it.
     fn prefetch(&self, hash: u64) {
-        let (ctrl, mask) = self.spot;
-        if ctrl == 0 {
-            return;
-        }
-        let pos = hash as usize & mask;
-        // The bucket at the probe's start and the one below it (the next slot up the probe,
-        // where an insert lands if the first is taken), first and last byte of each.
-        let size = size_of::<Stored>();
-        let bucket = ctrl.wrapping_sub((pos + 1) * size);
-        let next = bucket.wrapping_sub(size);
-        for address in
-            [ctrl.wrapping_add(pos), bucket, bucket.wrapping_add(size - 1), next, next.wrapping_add(size - 1)]
-        {
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the
-            // address.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            let _ = address;
-        }
+        prefetch_probe(self.spot, hash);
     }
 
     /// Moves up to `n` records from the outgrown table into the current one.
     fn move_over(&mut self, n: usize) {
-        let Shard { table, outgrown, .. } = self;
+        let Shard { table, outgrown, spot } = self;
         let Some((old, next)) = outgrown else { return };
         let mut moved = 0;
         while moved < n && *next < old.num_buckets() {
+            // Where a record a few buckets on will land, asked for now: each move is a random
+            // write into the new table, and these overlap instead of following one another.
+            if let Some(ahead) = old.get_bucket(*next + MOVE_AHEAD) {
+                prefetch_probe(*spot, ahead.hash);
+            }
             if let Ok(entry) = old.get_bucket_entry(*next) {
                 let record = entry.remove().0;
                 table.insert_unique(record.hash, record, |r| r.hash);
@@ -368,6 +350,34 @@ impl<const MOVE: usize> Shard<MOVE> {
 
     fn iter(&self) -> impl Iterator<Item = &Stored> {
         self.table.iter().chain(self.outgrown.iter().flat_map(|(old, _)| old.iter()))
+    }
+}
+
+/// How many buckets ahead of the one it moves [`Shard::move_over`] prefetches.
+const MOVE_AHEAD: usize = 4;
+
+/// Asks the CPU to start loading the memory an insert of `hash` into the table at `spot` (its
+/// control bytes' address and bucket mask, zero if unknown) touches first: the control bytes its
+/// probe starts at, and the first two buckets of the probe (the second is where an insert lands
+/// when the first is taken). Only a hint: the addresses follow hashbrown's layout, and a wrong
+/// one costs a useless load, never a fault (a prefetch does not fault).
+fn prefetch_probe((ctrl, mask): (usize, usize), hash: u64) {
+    if ctrl == 0 {
+        return;
+    }
+    let pos = hash as usize & mask;
+    let size = size_of::<Stored>();
+    let bucket = ctrl.wrapping_sub((pos + 1) * size);
+    let next = bucket.wrapping_sub(size);
+    for address in [ctrl.wrapping_add(pos), bucket, bucket.wrapping_add(size - 1), next, next.wrapping_add(size - 1)] {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the
+        // address.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(address as *const i8);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = address;
     }
 }
 
