@@ -553,7 +553,7 @@ fn compare(a: &Server, b: &Server, reqs: &[Req]) -> Comparison {
 /// the other CPU): the scheduler shares the CPU between them, and each one's requests per
 /// second of its own CPU time are compared. Whatever the machine does during the run (this VM's
 /// speed swings by a tenth or more from one second to the next) it does to both servers at
-/// once, so that the ratio of the same two servers reads 1 within a few thousandths where back-
+/// once, so that the ratio of the same two servers reads 1 within a few hundredths where back-
 /// to-back runs spread over tenths.
 fn side_by_side(a: &Server, b: &Server, reqs: &[Req], secs: u64) -> (Load, Load) {
     std::thread::scope(|scope| {
@@ -576,26 +576,17 @@ impl Comparison {
         self.throughput.iter().map(|(x, y)| x.rps / y.rps.max(1.0)).collect()
     }
 
-    /// Each throughput pair's server CPU time per request, `b`'s over `a`'s: the throughput
-    /// ratio as it would read if neither server ever waited for its CPU (it reads the same: a
-    /// server under 64 connections is never off its CPU for long).
-    fn cpu_ratios(&self) -> Vec<f64> {
-        cpu_ratios(&self.throughput)
-    }
-
     /// The median of the side-by-side runs' ratios (`a`'s requests per CPU-second over `b`'s)
     /// and its interquartile range.
     fn side_by_side_summary(&self) -> (f64, f64, f64) {
-        let mut ratios = cpu_ratios(&self.side_by_side);
-        (pct(&mut ratios, 0.5), pct(&mut ratios, 0.25), pct(&mut ratios, 0.75))
+        median_iqr(cpu_ratios(&self.side_by_side))
     }
 
     /// The median of the pairs' throughput ratios, its interquartile range, and the ratio of
     /// the two sides' pooled 1-connection p99s.
     fn summary(&self) -> (f64, f64, f64, f64) {
-        let mut ratios = self.ratios();
-        let (q1, q3) = (pct(&mut ratios, 0.25), pct(&mut ratios, 0.75));
-        (pct(&mut ratios, 0.5), q1, q3, self.p99(0) / self.p99(1).max(0.001))
+        let (median, q1, q3) = median_iqr(self.ratios());
+        (median, q1, q3, self.p99(0) / self.p99(1).max(0.001))
     }
 
     /// Side 0's (`a`) or side 1's (`b`) median throughput.
@@ -621,7 +612,7 @@ impl Comparison {
         format!(
             "the pairs' throughput ratios {:.3?}, their CPU-time ratios {:.3?}, the side-by-side ratios {:.3?}, their p99 ratios {p99s:.2?}; 1-connection p50/p90/p99/p99.9 in µs: first {:.0?}, second {:.0?}",
             self.ratios(),
-            self.cpu_ratios(),
+            cpu_ratios(&self.throughput),
             cpu_ratios(&self.side_by_side),
             shape(&self.one(0)),
             shape(&self.one(1))
@@ -629,10 +620,17 @@ impl Comparison {
     }
 }
 
-/// Each pair's requests per second of server CPU time, the first's over the second's.
+/// Each pair's requests per second of server CPU time, the first's over the second's. Of
+/// back-to-back pairs it reads as their throughput ratio does (a server under 64 connections is
+/// never off its CPU for long: the machine's swings are in the CPU time itself).
 fn cpu_ratios(runs: &[(Load, Load)]) -> Vec<f64> {
     let per_request = |l: &Load| l.cpu_ns as f64 / l.requests.max(1) as f64;
     runs.iter().map(|(x, y)| per_request(y) / per_request(x).max(1.0)).collect()
+}
+
+/// The median of `values` and their interquartile range.
+fn median_iqr(mut values: Vec<f64>) -> (f64, f64, f64) {
+    (pct(&mut values, 0.5), pct(&mut values, 0.25), pct(&mut values, 0.75))
 }
 
 fn pct(values: &mut [f64], p: f64) -> f64 {

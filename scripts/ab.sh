@@ -27,8 +27,9 @@ url() {
   for _ in $(seq 300); do [ -s "$work/$1.ready" ] && break; sleep 0.05; done
   python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$work/$1.ready" "$profile"
 }
-start "$a" a
-start "$b" b
+# `taskset` execs the server, so `$!` is the server's pid.
+start "$a" a; pid_a=$!
+start "$b" b; pid_b=$!
 url_a=$(url a) url_b=$(url b)
 request_lua "$profile" "$request" "$url_a" > "$work/a.lua"
 request_lua "$profile" "$request" "$url_b" > "$work/b.lua"
@@ -36,7 +37,6 @@ rps() { taskset -c 1 wrk -t1 -c64 -d"${seconds}s" -s "$work/$1.lua" "$2" | awk '
 # Nanoseconds a server's threads have been on a CPU.
 cpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%.0f\n", n}'; }
 served() { taskset -c 1 wrk -t1 -c32 -d"${seconds}s" -s "$work/$1.lua" "$2" | awk '/requests in/{print $1}' > "$work/$1.n"; }
-pid_a=$(jobs -p | sed -n 1p) pid_b=$(jobs -p | sed -n 2p)
 ratios=()
 for i in $(seq "$pairs"); do
   if [ -n "${BACK_TO_BACK:-}" ]; then

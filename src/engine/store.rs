@@ -161,9 +161,10 @@ struct Stored {
 /// A hash table that is full doubles by moving every record at once: 0.1-0.5 ms for a shard of
 /// a thousand records, most of it the first touch of the new table's pages. The shards fill up
 /// together, so (with the 1024 shards of the time) from about 800 k records one login in two
-/// hundred paid that, right at the p99 of a login. Moving records in the outgrown table's bucket order lands them in two
-/// runs of the new table, so a step of 32 touches a page or two of it, and a shard is done
-/// after 1/32 of its records have been inserted again: few shards hold two tables at once.
+/// hundred paid that, right at the p99 of a login. Moving records in the outgrown table's
+/// bucket order lands them in two runs of the new table, so a step of 32 touches a page or two
+/// of it, and a shard is done after 1/32 of its records have been inserted again: few shards
+/// hold two tables at once.
 const MOVE_PER_INSERT: usize = 32;
 
 /// Where the record tables' memory comes from. A table of [`MAPPED_FROM`] bytes or more is a
@@ -241,7 +242,7 @@ struct Shard<const MOVE: usize = MOVE_PER_INSERT> {
     /// The outgrown table while its records move over, with the bucket index the move is at.
     outgrown: Option<(HashTable<Stored, TableMemory>, usize)>,
     /// Where `table` keeps its control bytes, and its bucket mask, as learnt from the last
-    /// insert (zero before one): for [`Shard::prefetch`] alone, never dereferenced.
+    /// insert (zero before one): for [`prefetch_probe`] alone, never dereferenced.
     spot: (usize, usize),
 }
 
@@ -317,12 +318,6 @@ impl<const MOVE: usize> Shard<MOVE> {
         if !full.is_empty() {
             self.outgrown = Some((full, 0));
         }
-    }
-
-    /// [`prefetch_probe`] into this shard's table: an insert of `hash` is coming, and its loads
-    /// can overlap the work before it.
-    fn prefetch(&self, hash: u64) {
-        prefetch_probe(self.spot, hash);
     }
 
     /// Moves up to `n` records from the outgrown table into the current one.
@@ -412,11 +407,11 @@ impl Records {
         Ok(())
     }
 
-    /// See [`Shard::prefetch`].
+    /// [`prefetch_probe`] into the table `token` will be inserted into.
     fn prefetch(&self, token: &str) {
         let (hash, shard) = self.locate(token);
         if let Some(shard) = self.shards.get(shard) {
-            shard.prefetch(hash);
+            prefetch_probe(shard.spot, hash);
         }
     }
 
@@ -679,7 +674,7 @@ mod tests {
             match op {
                 ShardOp::Insert(_) => {
                     // As the engine does before every insert: a hint that must change nothing.
-                    shard.prefetch(hash);
+                    prefetch_probe(shard.spot, hash);
                     let inserted = shard.insert_new(hash, Arc::from(token.as_str()), session(0, i as u64), |_| 0);
                     prop_assert_eq!(inserted.is_ok(), !model.contains_key(&k), "insert {}", token);
                     model.entry(k).or_insert((i as u64, 0));

@@ -219,17 +219,15 @@ impl Served {
         use std::io::BufRead;
         let mut child = command.stdout(std::process::Stdio::piped()).spawn().expect("standin starts");
         let stdout = child.stdout.take().expect("stdout is piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let read = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(read.map(|_| line));
-        });
         // Owned from here, so that a failure below kills it.
         let mut served = Served { child: Some(child), ready: serde_json::Value::Null, line: String::new() };
-        served.line = match rx.recv_timeout(READY_LIMIT) {
-            Ok(read) => read.expect("stdout is readable"),
-            Err(_) => panic!("standin printed no ready line within {READY_LIMIT:?}"),
+        let read = within(READY_LIMIT, move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout).read_line(&mut line).map(|_| line)
+        });
+        served.line = match read {
+            Some(read) => read.expect("stdout is readable"),
+            None => panic!("standin printed no ready line within {READY_LIMIT:?}"),
         };
         served.ready = serde_json::from_str(&served.line)
             .unwrap_or_else(|e| panic!("the ready line is JSON ({e}): {:?}", served.line));
@@ -260,19 +258,17 @@ impl Served {
         let pid = child.id().to_string();
         let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
         assert!(sent.success(), "kill -TERM {pid}");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
+        let exited = within(EXIT_LIMIT, move || {
             let mut err = String::new();
             if let Some(mut e) = child.stderr.take() {
                 let _ = std::io::Read::read_to_string(&mut e, &mut err);
             }
-            let _ = tx.send((child.wait(), err));
+            (child.wait(), err)
         });
-        match rx.recv_timeout(EXIT_LIMIT) {
-            Ok((status, err)) => (status.expect("wait for standin"), err),
-            Err(_) => {
-                // Not yet reaped, so the pid is still this child's.
-                let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        match exited {
+            Some((status, err)) => (status.expect("wait for standin"), err),
+            None => {
+                kill_unreaped(&pid);
                 panic!("standin (pid {pid}) did not exit within {EXIT_LIMIT:?} of SIGTERM");
             }
         }
@@ -306,18 +302,28 @@ fn output_within(cmd: &mut std::process::Command, limit: Duration) -> std::proce
         .spawn()
         .unwrap_or_else(|e| panic!("{what} did not start: {e}"));
     let pid = child.id().to_string();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(limit) {
-        Ok(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
-        Err(_) => {
-            // Not yet reaped, so the pid is still this child's.
-            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+    match within(limit, move || child.wait_with_output()) {
+        Some(out) => out.unwrap_or_else(|e| panic!("{what}: {e}")),
+        None => {
+            kill_unreaped(&pid);
             panic!("{what} (pid {pid}) was still running after {limit:?}");
         }
     }
+}
+
+/// `work`'s result if it comes within `limit`; `None` if not (the work goes on, on its own
+/// thread). How the tests wait on a child without risking hanging the suite.
+fn within<T: Send + 'static>(limit: Duration, work: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+/// SIGKILL to a child whose wait timed out: not yet reaped, so the pid is still that child's.
+fn kill_unreaped(pid: &str) {
+    let _ = std::process::Command::new("kill").args(["-KILL", pid]).status();
 }
 
 /// The bounded run itself (`actix_web::test` is not the `#[test]` here).
