@@ -123,12 +123,15 @@ struct Stand {
 }
 
 thread_local! {
-    /// The last two local seconds printed on this thread (`2026-01-01T02:00:00`): a login or
-    /// check prints two times, and their seconds repeat from one request to the next. The text
-    /// of a local second does not depend on the stand, so stands share it; per thread, so that
-    /// reading it takes no lock (two locked instructions a date).
-    static SECONDS: std::cell::Cell<[(i64, [u8; 19]); 2]> =
-        const { std::cell::Cell::new([(i64::MIN, [0; 19]); 2]) };
+    /// The last four local seconds printed on this thread (`2026-01-01T02:00:00`), the newest
+    /// first: a login or check prints two times, and their seconds repeat from one request to the
+    /// next. Four, not two: a login prints now and now + 3 h, a check of an older ticket its
+    /// creation and now + 3 h, and with two kept a flow of logins and checks printed one of the
+    /// three in full on every change of request kind. The text of a local second does not depend
+    /// on the stand, so stands share it; per thread, so that reading it takes no lock (two locked
+    /// instructions a date).
+    static SECONDS: std::cell::RefCell<[(i64, [u8; 19]); SECONDS_KEPT]> =
+        const { std::cell::RefCell::new([(i64::MIN, [0; 19]); SECONDS_KEPT]) };
 }
 
 /// What a request to the vendor's paths asks for.
@@ -375,18 +378,16 @@ impl Stand {
         }
         let mut out = [0u8; DATE_ROOM];
         {
-            let mut seen = SECONDS.get();
-            let prefix = match seen.iter().find(|(s, _)| *s == second) {
+            let prefix = SECONDS.with_borrow_mut(|seen| match seen.iter().find(|(s, _)| *s == second) {
                 Some((_, prefix)) => *prefix,
                 None => {
                     let full = Timestamp::from_millis(second * 1000).to_rfc3339();
                     let prefix = <[u8; 19]>::try_from(&full.as_bytes()[..19]).expect("yyyy-mm-ddThh:mm:ss");
                     seen.rotate_right(1);
                     seen[0] = (second, prefix);
-                    SECONDS.set(seen);
                     prefix
                 }
-            };
+            });
             out[..19].copy_from_slice(&prefix);
         }
         out[19] = b'.';
@@ -407,6 +408,9 @@ impl Stand {
         out
     }
 }
+
+/// How many local seconds' text each thread keeps (see `SECONDS`).
+const SECONDS_KEPT: usize = 4;
 
 /// Room for a date of the years 0000-9999 on the stack (`yyyy-mm-ddThh:mm:ss.mmm+hh:mm` is 29).
 const DATE_ROOM: usize = 32;
