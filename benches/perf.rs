@@ -7,7 +7,8 @@
 //! of a pair alternating) per row (default 10): a throughput ratio is the median of the pairs'
 //! ratios, and a p99 is that of one side's 1-connection runs taken together; as many runs again
 //! load both servers at once on the same CPU ("side by side"), whose ratio is of requests per
-//! second of each server's own CPU time, a reading the machine's swings of speed do not move;
+//! second of each server's own CPU time, a reading the machine's second-to-second swings of
+//! speed do not move (from one run to the next it still moves by a few hundredths: README);
 //! `PERF_WORKERS` the worker threads of both servers (default 1), `PERF_PIN=0` leaves the servers
 //! and wrk unpinned (by default the servers run on CPU 0 and wrk on CPU 1), and `PERF_ONLY`
 //! (comma-separated profile ids, and `sessions` for the live-session and purge tables) runs just
@@ -554,7 +555,9 @@ fn compare(a: &Server, b: &Server, reqs: &[Req]) -> Comparison {
 /// second of its own CPU time are compared. Whatever the machine does during the run (this VM's
 /// speed swings by a tenth or more from one second to the next) it does to both servers at
 /// once, so that the ratio of the same two servers reads 1 within a few hundredths where back-
-/// to-back runs spread over tenths.
+/// to-back runs spread over tenths. Of two different servers (Standin and the reference, whose
+/// code and data share the CPU's caches unequally) a row's reading still moves by up to about
+/// 0.06 from one run of the benchmark to the next.
 fn side_by_side(a: &Server, b: &Server, reqs: &[Req], secs: u64) -> (Load, Load) {
     std::thread::scope(|scope| {
         let (x, y) = (scope.spawn(|| load(a, reqs, 32, secs)), scope.spawn(|| load(b, reqs, 32, secs)));

@@ -23,14 +23,10 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 start() {
   taskset -c 0 "$1" serve benches/all-profiles.toml --workers 1 --control-port 0 >"$work/$2.ready" 2>/dev/null &
 }
-url() {
-  for _ in $(seq 300); do [ -s "$work/$1.ready" ] && break; sleep 0.05; done
-  python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$work/$1.ready" "$profile"
-}
 # `taskset` execs the server, so `$!` is the server's pid.
 start "$a" a; pid_a=$!
 start "$b" b; pid_b=$!
-url_a=$(url a) url_b=$(url b)
+url_a=$(stand_url "$work/a.ready" "$profile") url_b=$(stand_url "$work/b.ready" "$profile")
 request_lua "$profile" "$request" "$url_a" > "$work/a.lua"
 request_lua "$profile" "$request" "$url_b" > "$work/b.lua"
 rps() { taskset -c 1 wrk -t1 -c64 -d"${seconds}s" -s "$work/$1.lua" "$2" | awk '/Requests\/sec/{print $2}'; }

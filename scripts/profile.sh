@@ -18,6 +18,7 @@ profile=$1 request=$2 seconds=${3:-8}
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; [ -z "${CALLGRIND_OUT:-}" ] || cp "$work/cg.out" "$CALLGRIND_OUT"; [ -z "${PERF_OUT:-}" ] || cp "$work/perf.data" "$PERF_OUT"; rm -rf "$work"' EXIT
 cargo build --release --quiet --bin standin --example bare_reference
+. scripts/requests.sh
 if [ -n "${CPUTIME:-}${PERF:-}" ]; then
   run() { exec taskset -c 0 "$@"; }
 else
@@ -31,10 +32,8 @@ if [ "$profile" = bare ]; then
 else
   # The benchmark's stands; the ready line says where each one listens.
   run target/release/standin serve benches/all-profiles.toml --workers 1 >"$work/ready" 2>"$work/err" &
-  for _ in $(seq 300); do [ -s "$work/ready" ] && break; sleep 0.1; done
-  base=$(python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$work/ready" "$profile")
+  base=$(stand_url "$work/ready" "$profile")
 fi
-. "$(dirname "$0")/requests.sh"
 request_lua "$profile" "$request" "$base" > "$work/r.lua"
 if [ -n "${CPUTIME:-}" ]; then
   pid=$(jobs -p %1)

@@ -1,6 +1,12 @@
 # The benchmark's requests as wrk Lua scripts, shared by profile.sh and ab.sh.
 #   request_lua PROFILE REQUEST BASE_URL   (prints the script; logs in first for `use` and `mixed`)
 #   REQUEST: login | use | mixed (one login, then nine uses, as the benchmark's mixed flow)
+#   stand_url READY_FILE PROFILE   (waits up to 30 s for `standin serve`'s ready line in
+#   READY_FILE, then prints the URL of the stand of PROFILE)
+stand_url() {
+  for _ in $(seq 300); do [ -s "$1" ] && break; sleep 0.1; done
+  python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$1" "$2"
+}
 lua() { printf 'wrk.method = "%s"\nwrk.path = "%s"\nwrk.body = %s\n' "$1" "$2" "$3"; shift 3; for h in "$@"; do printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "${h#*: }"; done; }
 cookies() { grep -i '^set-cookie:' | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r' | paste -sd';' | sed 's/;/; /g'; }
 request_lua() {
