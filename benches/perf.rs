@@ -26,7 +26,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 /// The reference runs on the allocator the `standin` binary runs on, so that the ratio measures
 /// session logic and not a choice of allocator.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: standin::alloc::Mimalloc = standin::alloc::Mimalloc;
 
 fn secs() -> u64 {
     std::env::var("PERF_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(1)

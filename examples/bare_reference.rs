@@ -8,7 +8,7 @@
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: standin::alloc::Mimalloc = standin::alloc::Mimalloc;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:9499".into());

@@ -12,6 +12,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alloc;
 pub mod control;
 pub mod engine;
 pub mod faults;

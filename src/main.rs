@@ -13,7 +13,7 @@ use standin::{Scenario, Stand, profiles};
 /// mimalloc: a request allocates a few dozen small objects, and a stand that grows to a million
 /// sessions must not pay for the system allocator handing pages back and faulting them in again.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: standin::alloc::Mimalloc = standin::alloc::Mimalloc;
 
 /// A faithful, deterministic stand-in for vendor login and session REST APIs.
 #[derive(Parser)]
