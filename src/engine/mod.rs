@@ -25,7 +25,7 @@ use rand_chacha::rand_core::RngCore;
 pub use account::{Account, AccountId, Activity, CertificateIdentity};
 pub use clock::{Clock, Timestamp};
 pub use policy::{Expiry, Policy};
-pub use store::{MemoryStore, Session, Store};
+pub use store::{InUse, MemoryStore, Session, Store};
 
 /// How many expired records a login clears on its way, so a client that logs in forever and
 /// never logs out cannot grow the store without the background purge.
@@ -378,9 +378,10 @@ impl Engine {
         let now = self.clock.now();
         let policy = &self.setup.policy;
         let mut state = self.lock();
-        let Some(session) = state.store.get(token) else {
+        let Some(mut record) = state.store.in_use(token) else {
             return Err(Invalid::Unknown);
         };
+        let session = record.session();
         if let Err(why) = policy::check(session, policy, now) {
             state.store.delete(token);
             return Err(Invalid::Expired(why));
@@ -389,7 +390,7 @@ impl Engine {
             return Ok(false);
         }
         let last_used = policy::used_at(session, policy, now);
-        state.store.touch(token, last_used);
+        record.set_last_used(last_used);
         Ok(true)
     }
 
@@ -414,9 +415,12 @@ impl Engine {
     pub fn logout(&self, token: &str) -> Result<SessionView, Invalid> {
         let now = self.clock.now();
         let mut state = self.lock();
-        let (key, session) = state.valid(token, &self.setup.policy, now)?;
-        state.store.delete(token);
-        Ok(self.view_of_copy(&state, key, session))
+        let Some((key, session)) = state.store.delete(token) else {
+            return Err(Invalid::Unknown);
+        };
+        // Removed either way: an expired record is what a purge would have taken.
+        policy::check(&session, &self.setup.policy, now).map_err(Invalid::Expired)?;
+        Ok(self.view_of_removed(&state, key, session))
     }
 
     /// Ends every session of an account; returns how many were live.
@@ -513,16 +517,24 @@ impl Engine {
         self.clock.restart(self.setup.clock_start);
     }
 
+    /// One lookup: the record is checked, used and viewed in place.
     fn access(&self, token: &str, touch: bool) -> Result<SessionView, Invalid> {
         let now = self.clock.now();
         let policy = &self.setup.policy;
         let mut state = self.lock();
-        let (key, mut session) = state.valid(token, policy, now)?;
-        if touch {
-            session.last_used = policy::used_at(&session, policy, now);
-            state.store.touch(token, session.last_used);
+        let State { store, activity, .. } = &mut *state;
+        let Some(mut record) = store.in_use(token) else {
+            return Err(Invalid::Unknown);
+        };
+        if let Err(why) = policy::check(record.session(), policy, now) {
+            store.delete(token);
+            return Err(Invalid::Expired(why));
         }
-        Ok(self.view_of_copy(&state, key, session))
+        if touch {
+            record.set_last_used(policy::used_at(record.session(), policy, now));
+        }
+        let s = record.session();
+        Ok(self.view_with_note(activity, record.key().clone(), s, s.note.clone()))
     }
 
     fn named(&self, credential: Credential<'_>, tenant: Option<&str>) -> Option<AccountId> {
@@ -572,17 +584,23 @@ impl Engine {
     }
 
     fn view(&self, state: &State, token: Arc<str>, s: &Session) -> SessionView {
-        self.view_with_note(state, token, s, s.note.clone())
+        self.view_with_note(&state.activity, token, s, s.note.clone())
     }
 
-    /// [`Engine::view`] of a record the caller holds a copy of: its note is moved, not copied
-    /// again (a check or logout copies the record out of the store once).
-    fn view_of_copy(&self, state: &State, token: Arc<str>, mut s: Session) -> SessionView {
+    /// [`Engine::view`] of a record the caller took out of the store: its note is moved, not
+    /// copied.
+    fn view_of_removed(&self, state: &State, token: Arc<str>, mut s: Session) -> SessionView {
         let note = s.note.take();
-        self.view_with_note(state, token, &s, note)
+        self.view_with_note(&state.activity, token, &s, note)
     }
 
-    fn view_with_note(&self, state: &State, token: Arc<str>, s: &Session, note: Option<Box<str>>) -> SessionView {
+    fn view_with_note(
+        &self,
+        activity: &[Activity],
+        token: Arc<str>,
+        s: &Session,
+        note: Option<Box<str>>,
+    ) -> SessionView {
         SessionView {
             token,
             account_id: s.account,
@@ -593,7 +611,7 @@ impl Engine {
             idle: s.idle(),
             expires_at: policy::expires_at(s, &self.setup.policy),
             note,
-            activity: state.activity[s.account.0 as usize].clone(),
+            activity: activity[s.account.0 as usize].clone(),
         }
     }
 }
@@ -606,19 +624,6 @@ impl State {
             rng: token::stream(setup.seed, &setup.stand_id),
             serial: 0,
         }
-    }
-
-    /// The stored key and record if `token` names a session valid at `now`; an expired one is
-    /// removed on the way.
-    fn valid(&mut self, token: &str, policy: &Policy, now: Timestamp) -> Result<(Arc<str>, Session), Invalid> {
-        let Some((key, session)) = self.store.get_key_value(token) else {
-            return Err(Invalid::Unknown);
-        };
-        if let Err(why) = policy::check(session, policy, now) {
-            self.store.delete(token);
-            return Err(Invalid::Expired(why));
-        }
-        Ok((key.clone(), session.clone()))
     }
 
     fn live_of(&self, account: AccountId, policy: &Policy, now: Timestamp) -> usize {
@@ -644,7 +649,7 @@ impl State {
         for token in due {
             // Most due records are expired: take each out with one lookup, and put back the few
             // that were renewed since they were scheduled.
-            let Some(s) = self.store.delete(&token) else { continue };
+            let Some((_, s)) = self.store.delete(&token) else { continue };
             match policy::check(&s, policy, now) {
                 Err(_) => removed += 1,
                 Ok(()) => {

@@ -52,6 +52,30 @@ impl Session {
     }
 }
 
+/// A stored record borrowed for a use: it can be read, and its last use moved, but nothing the
+/// store indexes it by (its token, account or slot) can change.
+pub struct InUse<'a> {
+    key: &'a Arc<str>,
+    session: &'a mut Session,
+}
+
+impl InUse<'_> {
+    /// The stored (shared) key.
+    pub fn key(&self) -> &Arc<str> {
+        self.key
+    }
+
+    /// The record.
+    pub fn session(&self) -> &Session {
+        self.session
+    }
+
+    /// Records a use at `last_used`.
+    pub fn set_last_used(&mut self, last_used: Timestamp) {
+        self.session.last_used = last_used;
+    }
+}
+
 /// What the engine needs from session storage. Every method is a plain data operation; the
 /// decisions (valid? expired why? new deadline?) are made by `policy` from the record.
 pub trait Store: Send {
@@ -66,10 +90,11 @@ pub trait Store: Send {
     /// A hint that `token` is about to be inserted: the store may start loading the memory the
     /// insert will touch. Changes nothing.
     fn prefetch(&self, _token: &str) {}
-    /// Records a use of `token` at `last_used`; `false` if there is no such record.
-    fn touch(&mut self, token: &str, last_used: Timestamp) -> bool;
-    /// Removes and returns the record for `token`.
-    fn delete(&mut self, token: &str) -> Option<Session>;
+    /// The stored key and record for `token`, held so that a use can be recorded
+    /// ([`InUse::set_last_used`]) without looking the token up again.
+    fn in_use(&mut self, token: &str) -> Option<InUse<'_>>;
+    /// Removes the record for `token`; returns its stored key and the record.
+    fn delete(&mut self, token: &str) -> Option<(Arc<str>, Session)>;
     /// Asks to be handed `token` by [`Store::take_due`] once `at` has come.
     fn schedule(&mut self, token: Arc<str>, at: Timestamp);
     /// Up to `limit` scheduled tokens whose instant is at or before `now`, taken off the queue.
@@ -387,9 +412,9 @@ impl Records {
         self.shards.get(shard)?.find(hash, token).map(|r| (&r.token, &r.session))
     }
 
-    fn get_mut(&mut self, token: &str) -> Option<&mut Session> {
+    fn get_mut(&mut self, token: &str) -> Option<(&Arc<str>, &mut Session)> {
         let (hash, shard) = self.locate(token);
-        self.shards.get_mut(shard)?.find_mut(hash, token).map(|r| &mut r.session)
+        self.shards.get_mut(shard)?.find_mut(hash, token).map(|r| (&r.token, &mut r.session))
     }
 
     /// Inserts a record if `token` is not stored yet (one hash, one probe), its slot in its
@@ -517,26 +542,20 @@ impl Store for MemoryStore {
         inserted
     }
 
-    fn touch(&mut self, token: &str, last_used: Timestamp) -> bool {
-        match self.records.get_mut(token) {
-            Some(s) => {
-                s.last_used = last_used;
-                true
-            }
-            None => false,
-        }
+    fn in_use(&mut self, token: &str) -> Option<InUse<'_>> {
+        self.records.get_mut(token).map(|(key, session)| InUse { key, session })
     }
 
-    fn delete(&mut self, token: &str) -> Option<Session> {
-        let (_, s) = self.records.remove(token)?;
+    fn delete(&mut self, token: &str) -> Option<(Arc<str>, Session)> {
+        let (key, s) = self.records.remove(token)?;
         self.changes += 1;
         let moved = self.users.get_mut(s.account.0 as usize).and_then(|bag| bag.swap_remove(s.slot));
         if let Some(moved) = moved
-            && let Some(m) = self.records.get_mut(&moved)
+            && let Some((_, m)) = self.records.get_mut(&moved)
         {
             m.slot = s.slot;
         }
-        Some(s)
+        Some((key, s))
     }
 
     fn schedule(&mut self, token: Arc<str>, at: Timestamp) {
