@@ -115,8 +115,8 @@ pub trait Store: Send {
     /// Drops everything.
     fn clear(&mut self);
     /// How many times a record was added or removed (a clear counts as one): while it stays the
-    /// same, every token's state at a given instant stays the same, since a use ([`Store::touch`])
-    /// only moves a live record's deadline later.
+    /// same, every token's state at a given instant stays the same, since a use
+    /// ([`InUse::set_last_used`]) only moves a live record's deadline later.
     fn changes(&self) -> u64;
 }
 
