@@ -378,20 +378,14 @@ impl Engine {
         let now = self.clock.now();
         let policy = &self.setup.policy;
         let mut state = self.lock();
-        let Some(mut record) = state.store.in_use(token) else {
-            return Err(Invalid::Unknown);
-        };
-        let session = record.session();
-        if let Err(why) = policy::check(session, policy, now) {
-            state.store.delete(token);
-            return Err(Invalid::Expired(why));
-        }
-        if !accept(session.note.as_deref()) {
-            return Ok(false);
-        }
-        let last_used = policy::used_at(session, policy, now);
-        record.set_last_used(last_used);
-        Ok(true)
+        with_live(&mut state.store, token, policy, now, |mut record| {
+            let session = record.session();
+            if !accept(session.note.as_deref()) {
+                return false;
+            }
+            record.set_last_used(policy::used_at(session, policy, now));
+            true
+        })
     }
 
     /// The state of a token, changing nothing: `None` if unknown, else valid or why not.
@@ -523,18 +517,13 @@ impl Engine {
         let policy = &self.setup.policy;
         let mut state = self.lock();
         let State { store, activity, .. } = &mut *state;
-        let Some(mut record) = store.in_use(token) else {
-            return Err(Invalid::Unknown);
-        };
-        if let Err(why) = policy::check(record.session(), policy, now) {
-            store.delete(token);
-            return Err(Invalid::Expired(why));
-        }
-        if touch {
-            record.set_last_used(policy::used_at(record.session(), policy, now));
-        }
-        let s = record.session();
-        Ok(self.view_with_note(activity, record.key().clone(), s, s.note.clone()))
+        with_live(store, token, policy, now, |mut record| {
+            if touch {
+                record.set_last_used(policy::used_at(record.session(), policy, now));
+            }
+            let s = record.session();
+            self.view_with_note(activity, record.key().clone(), s, s.note.clone())
+        })
     }
 
     fn named(&self, credential: Credential<'_>, tenant: Option<&str>) -> Option<AccountId> {
@@ -614,6 +603,26 @@ impl Engine {
             activity: activity[s.account.0 as usize].clone(),
         }
     }
+}
+
+/// `f` of the record of `token` if it names a session live at `now`, in one lookup; an expired
+/// record is removed on the way. What a check, a use and a view share.
+fn with_live<T>(
+    store: &mut MemoryStore,
+    token: &str,
+    policy: &Policy,
+    now: Timestamp,
+    f: impl FnOnce(InUse<'_>) -> T,
+) -> Result<T, Invalid> {
+    let why = match store.in_use(token) {
+        None => return Err(Invalid::Unknown),
+        Some(record) => match policy::check(record.session(), policy, now) {
+            Ok(()) => return Ok(f(record)),
+            Err(why) => why,
+        },
+    };
+    store.delete(token);
+    Err(Invalid::Expired(why))
 }
 
 impl State {
