@@ -1,4 +1,4 @@
-# The benchmark's requests as wrk Lua scripts, shared by profile.sh and ab.sh.
+# The benchmark's requests as wrk Lua scripts, shared by profile.sh, ab.sh and growth.sh.
 #   request_lua PROFILE REQUEST BASE_URL   (prints the script; logs in first for `use` and `mixed`)
 #   REQUEST: login | use | mixed (one login, then nine uses, as the benchmark's mixed flow)
 #   stand_url READY_FILE PROFILE   (waits up to 30 s for `standin serve`'s ready line in
