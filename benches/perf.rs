@@ -5,7 +5,8 @@
 //! physical-limit reference. Prints a markdown table. `PERF_SECS` sets the seconds per load run
 //! (default 1), `PERF_RUNS` the back-to-back pairs of runs (standin and the reference, the first
 //! of a pair alternating) per row (default 10): a throughput ratio is the median of the pairs'
-//! ratios, and a p99 is that of one side's 1-connection runs taken together; as many runs again
+//! ratios, and a p99 is that of one side's 1-connection runs taken together (each run of a
+//! profile's rows starts from its stand reset and logged in once: [`Fresh`]); as many runs again
 //! load both servers at once on the same CPU ("side by side"), whose ratio is of requests per
 //! second of each server's own CPU time, a reading the machine's second-to-second swings of
 //! speed do not move (from one run to the next it still moves by a few hundredths: README);
@@ -70,7 +71,7 @@ fn workers() -> usize {
 // ---------------------------------------------------------------------------------------------
 // Raw HTTP: requests are sent and answers captured byte for byte.
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 struct Req {
     method: &'static str,
     path: String,
@@ -147,6 +148,22 @@ fn control(addr: SocketAddr, method: &'static str, path: &str, body: &str) -> se
 struct Server {
     addr: SocketAddr,
     threads: Threads,
+    /// How it is brought back to the row's starting state before each run, if it is.
+    fresh: Option<Fresh>,
+}
+
+/// A stand that every run of a row starts from the same state: reset (`POST
+/// /__standin/reset`: no sessions, the random stream restarted from the scenario's seed) and
+/// logged in once, which mints again the session the row's requests carry. Without it a run
+/// would find the sessions every run before it left (millions, as many as the host's speed
+/// allowed), and a row's reading would depend on its place in the report and the host's speed.
+#[derive(Clone, Debug)]
+struct Fresh {
+    login: Req,
+    /// The authenticated request of the row's profile, of the session `login` mints.
+    auth: Req,
+    /// The authenticated request, given a login's answer.
+    auth_of: fn(&Answer) -> Req,
 }
 
 /// The threads that do a server's work.
@@ -159,6 +176,15 @@ enum Threads {
 }
 
 impl Server {
+    /// Brings a stand back to the row's starting state (see [`Fresh`]); a reference has none.
+    fn refresh(&self) {
+        if let Some(fresh) = &self.fresh {
+            control(self.addr, "POST", "/__standin/reset", "");
+            let again = (fresh.auth_of)(&send(self.addr, &fresh.login));
+            assert_eq!(again, fresh.auth, "a reset stand minted another session: does its scenario set a seed?");
+        }
+    }
+
     /// Nanoseconds its threads have spent on a CPU so far, from the scheduler's own count
     /// (`/proc/.../schedstat`): time the server was preempted (by another task on its CPU, a
     /// kernel thread of the host's) is not in it, unlike in a throughput.
@@ -239,7 +265,7 @@ fn start_bare(canned: Canned) -> (Server, actix_web::dev::ServerHandle) {
         assert!(started.elapsed() < Duration::from_secs(10), "the reference's threads did not start");
         std::thread::sleep(Duration::from_millis(1));
     };
-    (Server { addr, threads: Threads::Own(threads) }, handle)
+    (Server { addr, threads: Threads::Own(threads), fresh: None }, handle)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -426,7 +452,7 @@ impl Standin {
 
     /// The stand `id` as a server under load.
     fn server(&self, id: &str) -> Server {
-        Server { addr: self.stands[id], threads: Threads::Process(self.child.id()) }
+        Server { addr: self.stands[id], threads: Threads::Process(self.child.id()), fresh: None }
     }
 }
 
@@ -522,7 +548,10 @@ fn engine_logins(n: usize) -> Vec<f64> {
 /// of a pair alternating (ABBA: `a` first in even pairs): a slow stretch of the machine then
 /// falls on both sides of a pair, and a ratio is the median of the pairs' ratios.
 fn pairs(a: (&Server, &[Req]), b: (&Server, &[Req]), connections: u32, secs: u64) -> Vec<(Load, Load)> {
-    let run = |(server, reqs): (&Server, &[Req])| load(server, reqs, connections, secs);
+    let run = |(server, reqs): (&Server, &[Req])| {
+        server.refresh();
+        load(server, reqs, connections, secs)
+    };
     (0..runs())
         .map(|i| {
             if i.is_multiple_of(2) {
@@ -559,6 +588,8 @@ fn compare(a: &Server, b: &Server, reqs: &[Req]) -> Comparison {
 /// code and data share the CPU's caches unequally) a row's reading still moves by up to about
 /// 0.06 from one run of the benchmark to the next.
 fn side_by_side(a: &Server, b: &Server, reqs: &[Req], secs: u64) -> (Load, Load) {
+    a.refresh();
+    b.refresh();
     std::thread::scope(|scope| {
         let (x, y) = (scope.spawn(|| load(a, reqs, 32, secs)), scope.spawn(|| load(b, reqs, 32, secs)));
         (x.join().unwrap(), y.join().unwrap())
@@ -682,7 +713,10 @@ fn main() {
         canned.insert((flow.login.method.to_string(), flow.login.path.clone()), login_answer.clone());
         canned.insert((auth.method.to_string(), auth.path.clone()), auth_answer.clone());
         let (bare, bare_handle) = start_bare(Arc::new(canned));
-        let stand = standin.server(flow.profile);
+        let stand = Server {
+            fresh: Some(Fresh { login: flow.login.clone(), auth: auth.clone(), auth_of: flow.auth }),
+            ..standin.server(flow.profile)
+        };
         let mixed: Vec<Req> = std::iter::once(flow.login.clone()).chain(std::iter::repeat_n(auth.clone(), 9)).collect();
         // The mixed flow's target follows from the two others: one login at 0.75 and nine uses
         // at 0.9 of the reference's rate take 10 / (1/0.75 + 9/0.9) = 0.88 of its time.
