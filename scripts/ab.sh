@@ -10,6 +10,10 @@
 # each pair printed (the same binary on both sides reads 1 within about 0.01 a pair).
 # BACK_TO_BACK=1 runs A and B one after the other instead (64 connections, alternating which
 # goes first) and compares plain throughput: on this VM its pairs spread over tenths.
+# Two states of one binary instead of two binaries: FILL_B=SECONDS first logs in against B for
+# that long (64 connections), and RESET_A=1 resets A's stand before every pair (POST
+# /__standin/reset, then the login again: the benchmark scenario's seed mints the same session),
+# as the benchmark does before every run.
 # To build a binary of another commit:
 #   git worktree add /tmp/a COMMIT && (cd /tmp/a && cargo build --release).
 set -euo pipefail
@@ -27,14 +31,26 @@ start() {
 start "$a" a; pid_a=$!
 start "$b" b; pid_b=$!
 url_a=$(stand_url "$work/a.ready" "$profile") url_b=$(stand_url "$work/b.ready" "$profile")
+if [ -n "${FILL_B:-}" ]; then
+  request_lua "$profile" login "$url_b" > "$work/fill.lua"
+  taskset -c 1 wrk -t1 -c64 -d"${FILL_B}s" -s "$work/fill.lua" "$url_b" > /dev/null
+  echo "B holds $(curl -s "$url_b/__standin/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions_stored"])') sessions"
+fi
 request_lua "$profile" "$request" "$url_a" > "$work/a.lua"
 request_lua "$profile" "$request" "$url_b" > "$work/b.lua"
+# A's stand back to its state after start-up and one login, its requests unchanged.
+reset_a() {
+  curl -s -XPOST "$url_a/__standin/reset" > /dev/null
+  request_lua "$profile" "$request" "$url_a" > "$work/again.lua"
+  cmp -s "$work/a.lua" "$work/again.lua" || { echo "A's stand minted another session after a reset" >&2; exit 1; }
+}
 rps() { taskset -c 1 wrk -t1 -c64 -d"${seconds}s" -s "$work/$1.lua" "$2" | awk '/Requests\/sec/{print $2}'; }
 # Nanoseconds a server's threads have been on a CPU.
 cpu() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{n += $1} END {printf "%.0f\n", n}'; }
 served() { taskset -c 1 wrk -t1 -c32 -d"${seconds}s" -s "$work/$1.lua" "$2" | awk '/requests in/{print $1}' > "$work/$1.n"; }
 ratios=()
 for i in $(seq "$pairs"); do
+  if [ -n "${RESET_A:-}" ]; then reset_a; fi
   if [ -n "${BACK_TO_BACK:-}" ]; then
     if (( i % 2 )); then ra=$(rps a "$url_a"); rb=$(rps b "$url_b"); else rb=$(rps b "$url_b"); ra=$(rps a "$url_a"); fi
     r=$(python3 -c "print(round($rb / $ra, 3))")
