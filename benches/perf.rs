@@ -875,9 +875,9 @@ fn main() {
     // 4b. The longest single login while one user's sessions grow to 1 M, in process (a request
     // waits at most this long for the engine's lock because of the store's own growth).
     // The logins over 50 µs are the store's tables doubling (`MemoryStore`): rare over the whole
-    // growth, they bunch up from about 800 k records, where its 1024 tables fill up together, and
-    // that is where the benchmark's 1-connection login runs find a stand after its 64-connection
-    // runs.
+    // growth, they bunch up where its 64 tables fill up together, 56 × 2^k records (0.92 M in
+    // the window below), as in a stand that grows into millions of sessions (the throughput rows'
+    // runs each start from a reset stand and stay near 100 k).
     let took = engine_logins(1_000_000);
     let worst = took.iter().copied().fold(0.0, f64::max);
     let over = |range: &[f64], limit: f64| range.iter().filter(|&&t| t > limit).count();
