@@ -32,9 +32,8 @@ start "$a" a; pid_a=$!
 start "$b" b; pid_b=$!
 url_a=$(stand_url "$work/a.ready" "$profile") url_b=$(stand_url "$work/b.ready" "$profile")
 if [ -n "${FILL_B:-}" ]; then
-  request_lua "$profile" login "$url_b" > "$work/fill.lua"
-  taskset -c 1 wrk -t1 -c64 -d"${FILL_B}s" -s "$work/fill.lua" "$url_b" > /dev/null
-  echo "B holds $(curl -s "$url_b/__standin/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions_stored"])') sessions"
+  fill "$profile" "$url_b" "$FILL_B" "$work"
+  echo "B holds $(sessions_held "$url_b") sessions"
 fi
 request_lua "$profile" "$request" "$url_a" > "$work/a.lua"
 request_lua "$profile" "$request" "$url_b" > "$work/b.lua"

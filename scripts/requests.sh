@@ -3,9 +3,19 @@
 #   REQUEST: login | use | mixed (one login, then nine uses, as the benchmark's mixed flow)
 #   stand_url READY_FILE PROFILE   (waits up to 30 s for `standin serve`'s ready line in
 #   READY_FILE, then prints the URL of the stand of PROFILE)
+#   fill PROFILE BASE_URL SECONDS WORK_DIR   (logs in against the stand for SECONDS, wrk with 64
+#   connections on CPU 1, its script kept in WORK_DIR; prints nothing)
+#   sessions_held BASE_URL   (prints the sessions the stand holds, from its control API)
 stand_url() {
   for _ in $(seq 300); do [ -s "$1" ] && break; sleep 0.1; done
   python3 -c 'import json,sys; print(next(s["url"] for s in json.loads(open(sys.argv[1]).readline())["stands"] if s["profile"] == sys.argv[2]))' "$1" "$2"
+}
+fill() {
+  request_lua "$1" login "$2" > "$4/fill.lua"
+  taskset -c 1 wrk -t1 -c64 -d"$3s" -s "$4/fill.lua" "$2" > /dev/null
+}
+sessions_held() {
+  curl -s "$1/__standin/health" | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessions_stored"])'
 }
 lua() { printf 'wrk.method = "%s"\nwrk.path = "%s"\nwrk.body = %s\n' "$1" "$2" "$3"; shift 3; for h in "$@"; do printf 'wrk.headers["%s"] = "%s"\n' "${h%%:*}" "${h#*: }"; done; }
 cookies() { grep -i '^set-cookie:' | sed 's/^[^:]*: //; s/;.*//' | tr -d '\r' | paste -sd';' | sed 's/;/; /g'; }
